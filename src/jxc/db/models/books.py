@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from jxc.db.base import Base
+
+
+class Company(Base):
+    """The one row of settings of this set of books (账套)."""
+
+    __tablename__ = "company"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    chart: Mapped[str] = mapped_column(String(30), default="small_2013")
+    amount_places: Mapped[int] = mapped_column(Integer, default=2)
+    unit_cost_places: Mapped[int] = mapped_column(Integer, default=6)
+    price_places: Mapped[int] = mapped_column(Integer, default=4)
+    qty_places: Mapped[int] = mapped_column(Integer, default=4)
+    require_distinct_auditor: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(10), default="zh_CN")
+    voucher_word: Mapped[str] = mapped_column(String(10))
+    start_date: Mapped[date] = mapped_column(Date)
+    # 结束初始化: set when the first voucher is posted; opening balances are fixed from then on.
+    opening_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FiscalYear(Base):
+    __tablename__ = "fiscal_year"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, unique=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+
+
+class Period(Base):
+    __tablename__ = "period"
+    __table_args__ = (UniqueConstraint("year", "month"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fiscal_year_id: Mapped[int] = mapped_column(ForeignKey("fiscal_year.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[date] = mapped_column(Date, unique=True)
+    end_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+
+    @property
+    def label(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"

@@ -1,0 +1,104 @@
+"""Creating a set of books (账套): schema, settings, periods, chart of accounts, roles, admin."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from jxc.db import migrate
+from jxc.db.models import Account, Company, FiscalYear, Period
+from jxc.domain.accounts import level_of, parent_code_of
+from jxc.domain.errors import BookExists, InvalidInput
+from jxc.domain.periods import fiscal_year_periods, parse_period_label
+from jxc.domain.permissions import ALL, Actor
+from jxc.services.common import append_audit
+from jxc.services.users import _new_user, seed_roles
+
+CHARTS = {"small_2013": "coa_small_2013.csv"}
+LANGUAGES = ("zh_CN", "en")
+
+
+@dataclass(frozen=True, slots=True)
+class BookSettings:
+    company: str
+    start: str  # "YYYY-MM": the first period of the books
+    admin_username: str
+    admin_password: str
+    chart: str = "small_2013"
+    require_distinct_auditor: bool = False
+    language: str = "zh_CN"
+
+
+def _data_rows(name: str) -> list[dict[str, str]]:
+    text = resources.files("jxc.data").joinpath(name).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def book_defaults() -> dict[str, str]:
+    return {r["key"]: r["value"] for r in _data_rows("book_defaults.csv")}
+
+
+def seed_chart(db: Session, chart: str) -> int:
+    """Insert the chart's accounts, parents before children; returns how many."""
+    rows = sorted(_data_rows(CHARTS[chart]), key=lambda r: (len(r["code"]), r["code"]))
+    ids: dict[str, int] = {}
+    codes = {r["code"] for r in rows}
+    for r in rows:
+        parent = parent_code_of(r["code"])
+        acct = Account(
+            code=r["code"], name=r["name"], parent_id=ids[parent] if parent else None,
+            level=level_of(r["code"]), category=r["category"], direction=r["direction"],
+            is_leaf=not any(c != r["code"] and c.startswith(r["code"]) for c in codes),
+            active=True, partner_aux=r["partner_aux"] == "1",
+        )
+        db.add(acct)
+        db.flush()
+        ids[acct.code] = acct.id
+    return len(rows)
+
+
+def add_fiscal_year(db: Session, year: int, first_month: int = 1) -> FiscalYear:
+    spans = fiscal_year_periods(year, first_month)
+    fy = FiscalYear(year=year, start_date=spans[0].start_date, end_date=spans[-1].end_date)
+    db.add(fy)
+    db.flush()
+    db.add_all(Period(fiscal_year_id=fy.id, year=s.year, month=s.month, start_date=s.start_date,
+                      end_date=s.end_date, status="open") for s in spans)
+    db.flush()
+    return fy
+
+
+def init_book(engine: Engine, settings: BookSettings) -> None:
+    """Create the schema (Alembic) and a new set of books in one transaction.
+
+    The fiscal year is the twelve months from `start`. Raises BookExists if the
+    database already holds books, InvalidInput for a bad setting.
+    """
+    year, month = parse_period_label(settings.start, field="start")
+    if settings.chart not in CHARTS:
+        raise InvalidInput(field="chart", reason="input.choice", value=settings.chart,
+                           choices=", ".join(CHARTS))
+    if settings.language not in LANGUAGES:
+        raise InvalidInput(field="language", reason="input.choice", value=settings.language,
+                           choices=", ".join(LANGUAGES))
+    if not settings.company.strip():
+        raise InvalidInput(field="company", reason="input.required")
+    migrate.upgrade(engine)
+    with Session(engine) as db, db.begin():
+        if db.execute(select(Company.id)).first():
+            raise BookExists()
+        fy = add_fiscal_year(db, year, month)
+        db.add(Company(id=1, name=settings.company.strip(), currency="CNY", chart=settings.chart,
+                       amount_places=2, unit_cost_places=6, price_places=4, qty_places=4,
+                       require_distinct_auditor=settings.require_distinct_auditor,
+                       language=settings.language, voucher_word=book_defaults()["voucher_word"],
+                       start_date=fy.start_date, opening_locked=False))
+        count = seed_chart(db, settings.chart)
+        seed_roles(db)
+        admin = _new_user(db, settings.admin_username, settings.admin_password, "", ["admin"])
+        append_audit(db, Actor(admin.id, admin.username, frozenset({ALL})), "book.init", "company", 1,
+                     {"company": settings.company, "start": settings.start, "accounts": count})

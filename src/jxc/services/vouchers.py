@@ -1,0 +1,351 @@
+"""Vouchers (凭证): create, audit, post and their reversals, each one transaction.
+
+Lifecycle: draft -> audited -> posted, back one step at a time while the period
+is open; a draft can be voided (it keeps its number, so numbering has no gaps).
+Only posting touches the ledger: it adds the voucher's lines to the per-period
+balance tables, and un-posting subtracts them again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from jxc.db.models import (
+    Account,
+    AccountBalance,
+    Company,
+    OpeningBalance,
+    Partner,
+    PartnerBalance,
+    Period,
+    User,
+    Voucher,
+    VoucherLine,
+    VoucherSequence,
+)
+from jxc.domain import permissions as perm
+from jxc.domain.errors import (
+    InvalidInput,
+    NotFound,
+    OpeningUnbalanced,
+    SameUserAudit,
+    VoucherGenerated,
+)
+from jxc.domain.numbers import ZERO
+from jxc.domain.periods import parse_period_label
+from jxc.domain.permissions import Actor, require
+from jxc.domain.status import VoucherStatus, ensure_voucher_transition
+from jxc.domain.voucher import VoucherLine as LineIn
+from jxc.domain.voucher import check_voucher, voucher_label
+from jxc.services.common import (
+    PeriodRef,
+    account_facts,
+    append_audit,
+    company,
+    open_period_for,
+    partner_ids,
+    period_by_label,
+    upsert_add,
+    utcnow,
+)
+
+VOUCHER = Voucher.__table__
+LINE = VoucherLine.__table__
+SEQUENCE = VoucherSequence.__table__
+ACCOUNT_BALANCE = AccountBalance.__table__
+PARTNER_BALANCE = PartnerBalance.__table__
+COMPANY = Company.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherIn:
+    """A voucher as entered: date, lines, memo."""
+
+    voucher_date: date
+    lines: tuple[LineIn, ...]
+    memo: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherRef:
+    id: int
+    period: str
+    label: str  # 记-0001
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherLineView:
+    line_no: int
+    account: str
+    account_name: str
+    partner: str | None
+    debit: Decimal
+    credit: Decimal
+    memo: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherView:
+    id: int
+    period: str
+    label: str
+    voucher_date: date
+    status: str
+    memo: str
+    total: Decimal
+    created_by: str
+    audited_by: str | None
+    posted_by: str | None
+    lines: tuple[VoucherLineView, ...]
+
+
+# --- internal steps, shared by the public services and the importer -------------
+
+def _next_number(db: Session, period_id: int, word: str) -> int:
+    """Hand out the next number for (period, word). The sequence row is locked FOR UPDATE,
+    so two concurrent creators never get the same number and none is skipped."""
+    row = db.execute(select(SEQUENCE.c.last_number)
+                     .where(SEQUENCE.c.period_id == period_id, SEQUENCE.c.word == word)
+                     .with_for_update()).one_or_none()
+    if row is None:
+        db.execute(insert(SEQUENCE).values(period_id=period_id, word=word, last_number=1))
+        return 1
+    number = row.last_number + 1
+    db.execute(update(SEQUENCE).where(SEQUENCE.c.period_id == period_id, SEQUENCE.c.word == word)
+               .values(last_number=number))
+    return number
+
+
+def _insert_voucher(db: Session, data: VoucherIn, actor: Actor, word: str) -> tuple[VoucherRef, PeriodRef]:
+    if len(data.memo) > 200:
+        raise InvalidInput(field="memo", reason="input.too_long", max=200)
+    for i, ln in enumerate(data.lines, start=1):
+        if len(ln.memo) > 200:
+            raise InvalidInput(field=f"lines[{i}].memo", reason="input.too_long", max=200)
+    facts = account_facts(db, (ln.account_code for ln in data.lines))
+    partners = partner_ids(db, (ln.partner_code or "" for ln in data.lines))
+    check_voucher(data.lines, {c: f for c, (_, f) in facts.items()}, partners)
+    period = open_period_for(db, data.voucher_date)
+    number = _next_number(db, period.id, word)
+    total = sum((ln.debit for ln in data.lines), ZERO)
+    voucher_id = db.execute(
+        insert(VOUCHER).values(period_id=period.id, voucher_date=data.voucher_date, word=word, number=number,
+                               status=VoucherStatus.DRAFT.value, memo=data.memo, total=total,
+                               created_by=actor.id, created_at=utcnow())
+        .returning(VOUCHER.c.id)
+    ).scalar_one()
+    db.execute(insert(LINE), [
+        {"voucher_id": voucher_id, "line_no": i, "account_id": facts[ln.account_code][0],
+         "partner_id": partners.get(ln.partner_code) if ln.partner_code else None,
+         "debit": ln.debit, "credit": ln.credit, "memo": ln.memo,
+         "voucher_date": data.voucher_date, "period_id": period.id}
+        for i, ln in enumerate(data.lines, start=1)
+    ])
+    ref = VoucherRef(voucher_id, period.label, voucher_label(word, number), VoucherStatus.DRAFT.value)
+    return ref, period
+
+
+def _ensure_opening_locked(db: Session) -> None:
+    """结束初始化 on the first posting: the opening balances must balance (期初试算平衡),
+    and from then on they are fixed, since balances already build on them."""
+    locked = db.execute(select(COMPANY.c.opening_locked).where(COMPANY.c.id == 1)).scalar_one()
+    if locked:
+        return
+    rows = db.execute(select(OpeningBalance.debit, OpeningBalance.credit)).all()
+    debit = sum((r.debit for r in rows), ZERO)
+    credit = sum((r.credit for r in rows), ZERO)
+    if debit != credit:
+        raise OpeningUnbalanced(debit=debit, credit=credit, difference=debit - credit)
+    db.execute(update(COMPANY).where(COMPANY.c.id == 1).values(opening_locked=True))
+
+
+def _apply_to_balances(db: Session, voucher_id: int, period_id: int, sign: int) -> None:
+    """Add (sign=1) or subtract (sign=-1) a voucher's lines to the per-period balances."""
+    lines = db.execute(select(LINE.c.account_id, LINE.c.partner_id, LINE.c.debit, LINE.c.credit)
+                       .where(LINE.c.voucher_id == voucher_id)).all()
+    by_account: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    by_partner: dict[tuple[int, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for ln in lines:
+        acc = by_account[ln.account_id]
+        acc[0] += ln.debit
+        acc[1] += ln.credit
+        if ln.partner_id is not None:
+            par = by_partner[(ln.account_id, ln.partner_id)]
+            par[0] += ln.debit
+            par[1] += ln.credit
+    upsert_add(db, ACCOUNT_BALANCE, ("period_id", "account_id"),
+               [{"period_id": period_id, "account_id": a, "debit": sign * d, "credit": sign * c}
+                for a, (d, c) in by_account.items()], ("debit", "credit"))
+    upsert_add(db, PARTNER_BALANCE, ("period_id", "account_id", "partner_id"),
+               [{"period_id": period_id, "account_id": a, "partner_id": p, "debit": sign * d,
+                 "credit": sign * c} for (a, p), (d, c) in by_partner.items()], ("debit", "credit"))
+
+
+def _distinct_auditor_required(db: Session) -> bool:
+    return bool(db.execute(select(COMPANY.c.require_distinct_auditor).where(COMPANY.c.id == 1)).scalar_one())
+
+
+def _move(db: Session, voucher_id: int, target: VoucherStatus, actor: Actor, *,
+          allow_generated: bool = False) -> VoucherRef:
+    """Move one voucher to `target`: lock it, check the period is open and the transition is
+    allowed, apply ledger effects, record who did it. Lock order: voucher, period, balances,
+    audit head."""
+    v = db.execute(select(VOUCHER.c.id, VOUCHER.c.status, VOUCHER.c.voucher_date, VOUCHER.c.word,
+                          VOUCHER.c.number, VOUCHER.c.created_by, VOUCHER.c.source_type)
+                   .where(VOUCHER.c.id == voucher_id).with_for_update()).one_or_none()
+    if v is None:
+        raise NotFound(entity="voucher", key=voucher_id)
+    label = voucher_label(v.word, v.number)
+    if v.source_type is not None and not allow_generated:
+        raise VoucherGenerated(voucher=label)
+    period = open_period_for(db, v.voucher_date)
+    current = VoucherStatus(v.status)
+    ensure_voucher_transition(current, target, voucher=f"{period.label} {label}")
+    values: dict[str, object] = {"status": target.value}
+    if target is VoucherStatus.AUDITED and current is VoucherStatus.DRAFT:
+        if v.created_by == actor.id and _distinct_auditor_required(db):
+            raise SameUserAudit(voucher=label, user=actor.username)
+        values["audited_by"] = actor.id
+    elif target is VoucherStatus.DRAFT:
+        values["audited_by"] = None
+    elif target is VoucherStatus.POSTED:
+        _ensure_opening_locked(db)
+        _apply_to_balances(db, v.id, period.id, 1)
+        values["posted_by"] = actor.id
+    elif current is VoucherStatus.POSTED:
+        _apply_to_balances(db, v.id, period.id, -1)
+        values["posted_by"] = None
+    db.execute(update(VOUCHER).where(VOUCHER.c.id == v.id).values(**values))
+    action = {
+        (VoucherStatus.DRAFT, VoucherStatus.AUDITED): "voucher.audit",
+        (VoucherStatus.AUDITED, VoucherStatus.DRAFT): "voucher.unaudit",
+        (VoucherStatus.AUDITED, VoucherStatus.POSTED): "voucher.post",
+        (VoucherStatus.POSTED, VoucherStatus.AUDITED): "voucher.unpost",
+        (VoucherStatus.DRAFT, VoucherStatus.VOID): "voucher.void",
+    }[(current, target)]
+    append_audit(db, actor, action, "voucher", v.id, {"period": period.label, "voucher": label})
+    return VoucherRef(v.id, period.label, label, target.value)
+
+
+_STEPS = {
+    VoucherStatus.DRAFT: (),
+    VoucherStatus.AUDITED: (VoucherStatus.AUDITED,),
+    VoucherStatus.POSTED: (VoucherStatus.AUDITED, VoucherStatus.POSTED),
+}
+_PERMISSION_FOR = {
+    VoucherStatus.AUDITED: perm.VOUCHER_AUDIT,
+    VoucherStatus.POSTED: perm.VOUCHER_POST,
+}
+
+
+def enter_voucher(db: Session, data: VoucherIn, actor: Actor, advance_to: VoucherStatus) -> VoucherRef:
+    """Create a voucher and walk it forward to `advance_to` (no transaction of its own)."""
+    ref, period = _insert_voucher(db, data, actor, company(db).voucher_word)
+    append_audit(db, actor, "voucher.create", "voucher", ref.id,
+                 {"period": period.label, "voucher": ref.label, "date": data.voucher_date.isoformat(),
+                  "lines": [[ln.account_code, ln.partner_code, str(ln.debit), str(ln.credit)]
+                            for ln in data.lines]})
+    for step in _STEPS[advance_to]:
+        ref = _move(db, ref.id, step, actor)
+    return ref
+
+
+# --- public services ------------------------------------------------------------
+
+def create_voucher(db: Session, data: VoucherIn, *, actor: Actor,
+                   advance_to: VoucherStatus = VoucherStatus.DRAFT) -> VoucherRef:
+    """Create a manual voucher numbered gap-free in its period, optionally audited and posted
+    in the same transaction. All or nothing: raises BatchInvalid listing every bad line,
+    PeriodClosed/PeriodMissing for the date, PermissionDenied, SameUserAudit."""
+    require(actor, perm.VOUCHER_CREATE)
+    for step in _STEPS[VoucherStatus(advance_to)]:
+        require(actor, _PERMISSION_FOR[step])
+    with db.begin():
+        return enter_voucher(db, data, actor, VoucherStatus(advance_to))
+
+
+def audit_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
+    """审核: draft -> audited. With the segregation setting on, the auditor must not be the preparer."""
+    require(actor, perm.VOUCHER_AUDIT)
+    with db.begin():
+        return _move(db, voucher_id, VoucherStatus.AUDITED, actor)
+
+
+def unaudit_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
+    """反审核: audited -> draft, while the period is open."""
+    require(actor, perm.VOUCHER_AUDIT)
+    with db.begin():
+        return _move(db, voucher_id, VoucherStatus.DRAFT, actor)
+
+
+def post_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
+    """过账: audited -> posted; adds the lines to the period balances. The first posting of the
+    book requires balanced opening balances and fixes them (raises OpeningUnbalanced)."""
+    require(actor, perm.VOUCHER_POST)
+    with db.begin():
+        return _move(db, voucher_id, VoucherStatus.POSTED, actor)
+
+
+def unpost_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
+    """反过账: posted -> audited; subtracts the lines from the period balances."""
+    require(actor, perm.VOUCHER_POST)
+    with db.begin():
+        return _move(db, voucher_id, VoucherStatus.AUDITED, actor)
+
+
+def void_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
+    """作废: draft -> void. The voucher keeps its number and never counts in the ledger."""
+    require(actor, perm.VOUCHER_VOID)
+    with db.begin():
+        return _move(db, voucher_id, VoucherStatus.VOID, actor)
+
+
+def find_voucher_id(db: Session, period: str, label: str) -> int:
+    """The id of voucher `label` (记-0001, or just 1) in period "YYYY-MM". Raises NotFound."""
+    year, month = parse_period_label(period)
+    word, _, num = label.rpartition("-")
+    ref = period_by_label(db, year, month)
+    if ref is None or not num.isdigit():
+        raise NotFound(entity="voucher", key=f"{period} {label}")
+    stmt = select(VOUCHER.c.id).where(VOUCHER.c.period_id == ref.id, VOUCHER.c.number == int(num))
+    if word:
+        stmt = stmt.where(VOUCHER.c.word == word)
+    found = db.execute(stmt).scalars().all()
+    if len(found) != 1:
+        raise NotFound(entity="voucher", key=f"{period} {label}")
+    return found[0]
+
+
+def get_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherView:
+    """One voucher with its lines, for display."""
+    require(actor, perm.LEDGER_READ)
+    with db.begin():
+        v = db.get(Voucher, voucher_id)
+        if v is None:
+            raise NotFound(entity="voucher", key=voucher_id)
+        period = db.get(Period, v.period_id)
+        assert period is not None
+        names = {u.id: u.username for u in db.execute(
+            select(User).where(User.id.in_([x for x in (v.created_by, v.audited_by, v.posted_by) if x]))
+        ).scalars()}
+        rows = db.execute(
+            select(LINE.c.line_no, Account.code, Account.name, Partner.code.label("partner"), LINE.c.debit,
+                   LINE.c.credit, LINE.c.memo)
+            .join(Account, Account.id == LINE.c.account_id)
+            .outerjoin(Partner, Partner.id == LINE.c.partner_id)
+            .where(LINE.c.voucher_id == voucher_id).order_by(LINE.c.line_no)
+        ).all()
+        return VoucherView(
+            v.id, period.label, voucher_label(v.word, v.number), v.voucher_date, v.status, v.memo, v.total,
+            names.get(v.created_by, ""), names.get(v.audited_by) if v.audited_by else None,
+            names.get(v.posted_by) if v.posted_by else None,
+            tuple(VoucherLineView(r.line_no, r.code, r.name, r.partner, r.debit, r.credit, r.memo)
+                  for r in rows),
+        )
