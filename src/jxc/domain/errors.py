@@ -150,3 +150,16 @@ class BookMissing(DomainError, code="book.missing"):
 
 class DuplicateCode(DomainError, code="masterdata.duplicate"):
     """params: entity, code."""
+
+
+# --- import ---------------------------------------------------------------
+class RecordError(DomainError, code="import.record"):
+    """A problem with one line of an import file. params: line; `error` is the problem itself."""
+
+    def __init__(self, line: int, error: JxcError) -> None:
+        super().__init__(line=line)
+        self.error = error
+
+
+class ImportFailed(BatchInvalid, code="import.failed"):
+    """The file has problems; nothing was imported. `errors` are RecordErrors in file order."""

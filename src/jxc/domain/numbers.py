@@ -48,7 +48,7 @@ def parse_decimal(text: object) -> Decimal | None:
     has already lost the value the user typed. Thousands separators are
     accepted ("1,234.50"); anything else that is not a plain number is refused.
     """
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, (bool, float)):
         return None
     if isinstance(text, Decimal):
         value = text

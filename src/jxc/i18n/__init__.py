@@ -13,7 +13,7 @@ from typing import Any
 
 from babel.messages.pofile import read_po
 
-from jxc.domain.errors import BatchInvalid, InvalidInput, JxcError
+from jxc.domain.errors import BatchInvalid, InvalidInput, JxcError, RecordError
 
 DEFAULT_LANGUAGE = "zh_CN"
 LANGUAGES = ("zh_CN", "en")
@@ -77,6 +77,9 @@ def describe(error: JxcError, lang: str | None = None) -> str:
     lang = current_language(lang)
     if isinstance(error, BatchInvalid):
         return "\n".join(describe(e, lang) for e in error.errors)
+    if isinstance(error, RecordError):
+        return "\n".join(t("import.record", lang, line=error.params["line"], text=part)
+                         for part in describe(error.error, lang).split("\n"))
     params: dict[str, Any] = dict(error.params)
     # Codes inside params (an entity, a status) are words the user should read in their language.
     if "entity" in params:
@@ -86,8 +89,11 @@ def describe(error: JxcError, lang: str | None = None) -> str:
             params[key] = t(f"status.{params[key]}", lang)
     if isinstance(error, InvalidInput):
         reason = str(params.get("reason", "input.invalid"))
-        field = _field_label(str(params.get("field", "")), lang)
-        return t("input.field_problem", lang, field=field, problem=t(reason, lang, **params))
+        problem = t(reason, lang, **params)
+        if not params.get("field"):
+            return problem
+        field = _field_label(str(params["field"]), lang)
+        return t("input.field_problem", lang, field=field, problem=problem)
     text = t(error.code, lang, **params)
     if "line" in params:
         text = t("field.at_line", lang, line=params["line"], text=text)

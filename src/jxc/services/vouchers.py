@@ -123,7 +123,8 @@ def _next_number(db: Session, period_id: int, word: str) -> int:
     return number
 
 
-def _insert_voucher(db: Session, data: VoucherIn, actor: Actor, word: str) -> tuple[VoucherRef, PeriodRef]:
+def _insert_voucher(db: Session, data: VoucherIn, actor: Actor, word: str,
+                    expected_label: str | None = None) -> tuple[VoucherRef, PeriodRef]:
     if len(data.memo) > 200:
         raise InvalidInput(field="memo", reason="input.too_long", max=200)
     for i, ln in enumerate(data.lines, start=1):
@@ -134,6 +135,10 @@ def _insert_voucher(db: Session, data: VoucherIn, actor: Actor, word: str) -> tu
     check_voucher(data.lines, {c: f for c, (_, f) in facts.items()}, partners)
     period = open_period_for(db, data.voucher_date)
     number = _next_number(db, period.id, word)
+    if expected_label and expected_label not in (voucher_label(word, number), str(number)):
+        # A migrated voucher keeps its number only if that leaves no gap: files come in number order.
+        raise InvalidInput(field="no", reason="voucher.number_out_of_order", value=expected_label,
+                           expected=voucher_label(word, number), period=period.label)
     total = sum((ln.debit for ln in data.lines), ZERO)
     voucher_id = db.execute(
         insert(VOUCHER).values(period_id=period.id, voucher_date=data.voucher_date, word=word, number=number,
@@ -245,9 +250,10 @@ _PERMISSION_FOR = {
 }
 
 
-def enter_voucher(db: Session, data: VoucherIn, actor: Actor, advance_to: VoucherStatus) -> VoucherRef:
+def enter_voucher(db: Session, data: VoucherIn, actor: Actor, advance_to: VoucherStatus,
+                  expected_label: str | None = None) -> VoucherRef:
     """Create a voucher and walk it forward to `advance_to` (no transaction of its own)."""
-    ref, period = _insert_voucher(db, data, actor, company(db).voucher_word)
+    ref, period = _insert_voucher(db, data, actor, company(db).voucher_word, expected_label)
     append_audit(db, actor, "voucher.create", "voucher", ref.id,
                  {"period": period.label, "voucher": ref.label, "date": data.voucher_date.isoformat(),
                   "lines": [[ln.account_code, ln.partner_code, str(ln.debit), str(ln.credit)]
