@@ -109,7 +109,7 @@ def check_balances_match_lines(db: Session) -> CheckResult:
     """The per-period balance tables equal a from-scratch sum of the posted lines, per account
     and per partner."""
     labels = _period_labels(db)
-    codes = dict(db.execute(select(Account.id, Account.code)).tuples().all())
+    codes = {r.id: r.code for r in db.execute(select(Account.id, Account.code))}
     posted = select(VoucherLine).join(Voucher, Voucher.id == VoucherLine.voucher_id).where(
         Voucher.status == "posted").subquery()
     fresh_acc = {(p, a): (d, c) for p, a, d, c in db.execute(
