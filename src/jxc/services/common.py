@@ -1,5 +1,11 @@
 """Helpers shared by the services. None of them commits: the public service
-function that calls them owns the transaction."""
+function that calls them owns the transaction.
+
+The statements on the posting path are built once, at import, with bind
+parameters, and executed on the session's Core connection: building a
+SQLAlchemy statement and its cache key costs more than SQLite takes to run it,
+and posting is the hot path (see docs/BENCHMARKS.md).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,10 +27,21 @@ from jxc.domain.voucher import AccountFacts
 
 AUDIT_LOG = AuditLog.__table__
 AUDIT_HEAD = AuditHead.__table__
+COMPANY = Company.__table__
+PERIOD = Period.__table__
+ACCOUNT = Account.__table__
+PARTNER = Partner.__table__
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+DB = Session | Connection  # hot-path helpers take the Core connection to skip the session's per-call bookkeeping
+
+
+def conn_of(db: DB) -> Connection:
+    return db if isinstance(db, Connection) else db.connection()
 
 
 def company(db: Session) -> Company:
@@ -32,6 +49,26 @@ def company(db: Session) -> Company:
     if row is None:
         raise BookMissing()
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class BookRules:
+    """The company settings the posting path needs, read in one query."""
+
+    voucher_word: str
+    require_distinct_auditor: bool
+    opening_locked: bool
+
+
+_RULES = select(COMPANY.c.voucher_word, COMPANY.c.require_distinct_auditor, COMPANY.c.opening_locked).where(
+    COMPANY.c.id == 1)
+
+
+def book_rules(db: DB) -> BookRules:
+    row = conn_of(db).execute(_RULES).one_or_none()
+    if row is None:
+        raise BookMissing()
+    return BookRules(row.voucher_word, bool(row.require_distinct_auditor), bool(row.opening_locked))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,22 +84,23 @@ def _period_ref(row: Row[Any]) -> PeriodRef:
     return PeriodRef(row.id, f"{row.year:04d}-{row.month:02d}", row.status, row.start_date, row.end_date)
 
 
-_PERIOD_COLS = (Period.id, Period.year, Period.month, Period.status, Period.start_date, Period.end_date)
+_PERIOD_COLS = (PERIOD.c.id, PERIOD.c.year, PERIOD.c.month, PERIOD.c.status, PERIOD.c.start_date,
+                PERIOD.c.end_date)
+_PERIOD_OF_DAY = select(*_PERIOD_COLS).where(PERIOD.c.start_date <= bindparam("day"),
+                                             PERIOD.c.end_date >= bindparam("day"))
+_PERIOD_OF_DAY_SHARED = _PERIOD_OF_DAY.with_for_update(read=True)
 
 
-def period_for(db: Session, day: date, *, lock: bool = False) -> PeriodRef:
+def period_for(db: DB, day: date, *, lock: bool = False) -> PeriodRef:
     """The period containing `day`; with lock, held FOR SHARE so a close (FOR UPDATE) waits for us.
     Raises PeriodMissing when no period covers the date."""
-    stmt = select(*_PERIOD_COLS).where(Period.start_date <= day, Period.end_date >= day)
-    if lock:
-        stmt = stmt.with_for_update(read=True)
-    row = db.execute(stmt).one_or_none()
+    row = conn_of(db).execute(_PERIOD_OF_DAY_SHARED if lock else _PERIOD_OF_DAY, {"day": day}).one_or_none()
     if row is None:
         raise PeriodMissing(date=day.isoformat())
     return _period_ref(row)
 
 
-def open_period_for(db: Session, day: date) -> PeriodRef:
+def open_period_for(db: DB, day: date) -> PeriodRef:
     """Lock the period of `day` and raise PeriodClosed/PeriodMissing unless it is open."""
     period = period_for(db, day, lock=True)
     ensure_open(period.status, period.label)
@@ -70,36 +108,40 @@ def open_period_for(db: Session, day: date) -> PeriodRef:
 
 
 def period_by_label(db: Session, year: int, month: int) -> PeriodRef | None:
-    row = db.execute(select(*_PERIOD_COLS).where(Period.year == year, Period.month == month)).one_or_none()
+    row = db.execute(select(*_PERIOD_COLS).where(PERIOD.c.year == year, PERIOD.c.month == month)).one_or_none()
     return None if row is None else _period_ref(row)
 
 
 def all_periods(db: Session) -> list[PeriodRef]:
-    return [_period_ref(r) for r in db.execute(select(*_PERIOD_COLS).order_by(Period.start_date))]
+    return [_period_ref(r) for r in db.execute(select(*_PERIOD_COLS).order_by(PERIOD.c.start_date))]
 
 
-def account_facts(db: Session, codes: Iterable[str]) -> dict[str, tuple[int, AccountFacts]]:
+_FACTS = select(ACCOUNT.c.id, ACCOUNT.c.code, ACCOUNT.c.is_leaf, ACCOUNT.c.active, ACCOUNT.c.partner_aux).where(
+    ACCOUNT.c.code.in_(bindparam("codes", expanding=True)))
+_PARTNER_IDS = select(PARTNER.c.id, PARTNER.c.code).where(PARTNER.c.code.in_(bindparam("codes", expanding=True)))
+
+
+def account_facts(db: DB, codes: Iterable[str]) -> dict[str, tuple[int, AccountFacts]]:
     """Id and rule facts of the named accounts; unknown codes are simply absent."""
     wanted = sorted(set(codes))
     if not wanted:
         return {}
-    rows = db.execute(
-        select(Account.id, Account.code, Account.is_leaf, Account.active, Account.partner_aux).where(
-            Account.code.in_(wanted)
-        )
-    )
-    return {r.code: (r.id, AccountFacts(r.code, r.is_leaf, r.active, r.partner_aux)) for r in rows}
+    rows = conn_of(db).execute(_FACTS, {"codes": wanted})
+    return {r.code: (r.id, AccountFacts(r.code, bool(r.is_leaf), bool(r.active), bool(r.partner_aux)))
+            for r in rows}
 
 
-def partner_ids(db: Session, codes: Iterable[str]) -> dict[str, int]:
+def partner_ids(db: DB, codes: Iterable[str]) -> dict[str, int]:
     wanted = sorted({c for c in codes if c})
     if not wanted:
         return {}
-    rows = db.execute(select(Partner.id, Partner.code).where(Partner.code.in_(wanted)))
-    return {r.code: r.id for r in rows}
+    return {r.code: r.id for r in conn_of(db).execute(_PARTNER_IDS, {"codes": wanted})}
 
 
-def upsert_add(db: Session, table: Table, keys: Sequence[str], rows: list[dict[str, Any]],
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def upsert_add(db: DB, table: Table, keys: Sequence[str], rows: list[dict[str, Any]],
                add: Sequence[str]) -> None:
     """INSERT rows, or add their `add` columns to the existing row with the same keys.
 
@@ -110,34 +152,44 @@ def upsert_add(db: Session, table: Table, keys: Sequence[str], rows: list[dict[s
     if not rows:
         return
     rows = sorted(rows, key=lambda r: tuple(r[k] for k in keys))
-    dialect = db.get_bind().dialect.name
-    ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table).values(rows)
-    stmt = ins.on_conflict_do_update(
-        index_elements=list(keys), set_={c: table.c[c] + ins.excluded[c] for c in add}
-    )
-    db.execute(stmt)
+    conn = conn_of(db)
+    dialect = conn.dialect.name
+    cache_key = (dialect, table.name, tuple(keys), tuple(add))
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+        stmt = ins.on_conflict_do_update(index_elements=list(keys),
+                                         set_={c: table.c[c] + ins.excluded[c] for c in add})
+        _UPSERTS[cache_key] = stmt
+    conn.execute(stmt, rows)
 
 
-def append_audit(db: Session, actor: Actor | None, action: str, entity: str, entity_id: object,
+_HEAD_LOCK = select(AUDIT_HEAD.c.seq, AUDIT_HEAD.c.hash).where(AUDIT_HEAD.c.id == 1).with_for_update()
+_HEAD_MOVE = update(AUDIT_HEAD).where(AUDIT_HEAD.c.id == 1).values(seq=bindparam("new_seq"),
+                                                                   hash=bindparam("new_hash"))
+_LOG_INSERT = insert(AUDIT_LOG)
+
+
+def append_audit(db: DB, actor: Actor | None, action: str, entity: str, entity_id: object,
                  detail: dict[str, Any] | None = None, *, username: str | None = None) -> int:
     """Append one entry to the hash-chained audit log and return its seq.
 
     Locks the chain head FOR UPDATE, so it is called last in a service: the head
     is then held only from here to commit, and writers chain in commit order.
     """
-    head = db.execute(select(AUDIT_HEAD.c.seq, AUDIT_HEAD.c.hash).where(AUDIT_HEAD.c.id == 1)
-                      .with_for_update()).one_or_none()
+    conn = conn_of(db)
+    head = conn.execute(_HEAD_LOCK).one_or_none()
     prev_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
     seq = prev_seq + 1
     at = utcnow().isoformat(timespec="microseconds")
     name = actor.username if actor else (username or "system")
     body = canonical_json(detail or {})
     digest = entry_hash(prev_hash, seq, at, name, action, entity, str(entity_id), body)
-    db.execute(insert(AUDIT_LOG).values(seq=seq, at=at, user_id=actor.id if actor else None, username=name,
-                                        action=action, entity=entity, entity_id=str(entity_id),
-                                        detail=body, prev_hash=prev_hash, hash=digest))
+    conn.execute(_LOG_INSERT, {"seq": seq, "at": at, "user_id": actor.id if actor else None, "username": name,
+                               "action": action, "entity": entity, "entity_id": str(entity_id), "detail": body,
+                               "prev_hash": prev_hash, "hash": digest})
     if head is None:
-        db.execute(insert(AUDIT_HEAD).values(id=1, seq=seq, hash=digest))
+        conn.execute(insert(AUDIT_HEAD).values(id=1, seq=seq, hash=digest))
     else:
-        db.execute(update(AUDIT_HEAD).where(AUDIT_HEAD.c.id == 1).values(seq=seq, hash=digest))
+        conn.execute(_HEAD_MOVE, {"new_seq": seq, "new_hash": digest})
     return seq

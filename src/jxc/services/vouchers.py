@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jxc.db.models import (
@@ -44,10 +44,13 @@ from jxc.domain.status import VoucherStatus, ensure_voucher_transition
 from jxc.domain.voucher import VoucherLine as LineIn
 from jxc.domain.voucher import check_voucher, voucher_label
 from jxc.services.common import (
+    DB,
+    BookRules,
     PeriodRef,
     account_facts,
     append_audit,
-    company,
+    book_rules,
+    conn_of,
     open_period_for,
     partner_ids,
     period_by_label,
@@ -107,24 +110,50 @@ class VoucherView:
 
 
 # --- internal steps, shared by the public services and the importer -------------
+# Statements on the posting path are prebuilt (see services/common.py for why).
 
-def _next_number(db: Session, period_id: int, word: str) -> int:
-    """Hand out the next number for (period, word). The sequence row is locked FOR UPDATE,
-    so two concurrent creators never get the same number and none is skipped."""
-    row = db.execute(select(SEQUENCE.c.last_number)
-                     .where(SEQUENCE.c.period_id == period_id, SEQUENCE.c.word == word)
-                     .with_for_update()).one_or_none()
-    if row is None:
-        db.execute(insert(SEQUENCE).values(period_id=period_id, word=word, last_number=1))
+_SEQ_BUMP = (update(SEQUENCE)
+             .where(SEQUENCE.c.period_id == bindparam("p"), SEQUENCE.c.word == bindparam("w"))
+             .values(last_number=SEQUENCE.c.last_number + 1)
+             .returning(SEQUENCE.c.last_number))
+_SEQ_FIRST = insert(SEQUENCE)
+_VOUCHER_INSERT = insert(VOUCHER).returning(VOUCHER.c.id)
+_LINE_INSERT = insert(LINE)
+_VOUCHER_LOCK = (select(VOUCHER.c.id, VOUCHER.c.status, VOUCHER.c.voucher_date, VOUCHER.c.word, VOUCHER.c.number,
+                        VOUCHER.c.created_by, VOUCHER.c.audited_by, VOUCHER.c.posted_by, VOUCHER.c.source_type)
+                 .where(VOUCHER.c.id == bindparam("v")).with_for_update())
+_VOUCHER_LINES = select(LINE.c.account_id, LINE.c.partner_id, LINE.c.debit, LINE.c.credit).where(
+    LINE.c.voucher_id == bindparam("v"))
+_OPENING_TOTALS = select(func.coalesce(func.sum(OpeningBalance.debit), 0),
+                         func.coalesce(func.sum(OpeningBalance.credit), 0))
+_VOUCHER_SET = update(VOUCHER).where(VOUCHER.c.id == bindparam("v")).values(
+    status=bindparam("s"), audited_by=bindparam("ab"), posted_by=bindparam("pb"))
+_OPENING_LOCK = update(COMPANY).where(COMPANY.c.id == 1).values(opening_locked=True)
+
+
+def _next_number(db: DB, period_id: int, word: str) -> int:
+    """Hand out the next number for (period, word). The UPDATE locks the sequence row until
+    commit, so two concurrent creators never get the same number and none is skipped."""
+    conn = conn_of(db)
+    number = conn.execute(_SEQ_BUMP, {"p": period_id, "w": word}).scalar_one_or_none()
+    if number is None:
+        conn.execute(_SEQ_FIRST, {"period_id": period_id, "word": word, "last_number": 1})
         return 1
-    number = row.last_number + 1
-    db.execute(update(SEQUENCE).where(SEQUENCE.c.period_id == period_id, SEQUENCE.c.word == word)
-               .values(last_number=number))
-    return number
+    return int(number)
 
 
-def _insert_voucher(db: Session, data: VoucherIn, actor: Actor, word: str,
-                    expected_label: str | None = None) -> tuple[VoucherRef, PeriodRef]:
+@dataclass(frozen=True, slots=True)
+class _Posting:
+    """A line as the balance tables see it."""
+
+    account_id: int
+    partner_id: int | None
+    debit: Decimal
+    credit: Decimal
+
+
+def _insert_voucher(db: DB, data: VoucherIn, actor: Actor, rules: BookRules, status: VoucherStatus,
+                    expected_label: str | None = None) -> tuple[VoucherRef, PeriodRef, list[_Posting]]:
     if len(data.memo) > 200:
         raise InvalidInput(field="memo", reason="input.too_long", max=200)
     for i, ln in enumerate(data.lines, start=1):
@@ -134,50 +163,51 @@ def _insert_voucher(db: Session, data: VoucherIn, actor: Actor, word: str,
     partners = partner_ids(db, (ln.partner_code or "" for ln in data.lines))
     check_voucher(data.lines, {c: f for c, (_, f) in facts.items()}, partners)
     period = open_period_for(db, data.voucher_date)
+    word = rules.voucher_word
     number = _next_number(db, period.id, word)
-    if expected_label and expected_label not in (voucher_label(word, number), str(number)):
+    label = voucher_label(word, number)
+    if expected_label and expected_label not in (label, str(number)):
         # A migrated voucher keeps its number only if that leaves no gap: files come in number order.
         raise InvalidInput(field="no", reason="voucher.number_out_of_order", value=expected_label,
-                           expected=voucher_label(word, number), period=period.label)
+                           expected=label, period=period.label)
     total = sum((ln.debit for ln in data.lines), ZERO)
-    voucher_id = db.execute(
-        insert(VOUCHER).values(period_id=period.id, voucher_date=data.voucher_date, word=word, number=number,
-                               status=VoucherStatus.DRAFT.value, memo=data.memo, total=total,
-                               created_by=actor.id, created_at=utcnow())
-        .returning(VOUCHER.c.id)
-    ).scalar_one()
-    db.execute(insert(LINE), [
-        {"voucher_id": voucher_id, "line_no": i, "account_id": facts[ln.account_code][0],
-         "partner_id": partners.get(ln.partner_code) if ln.partner_code else None,
-         "debit": ln.debit, "credit": ln.credit, "memo": ln.memo,
-         "voucher_date": data.voucher_date, "period_id": period.id}
-        for i, ln in enumerate(data.lines, start=1)
+    audited = status in (VoucherStatus.AUDITED, VoucherStatus.POSTED)
+    conn = conn_of(db)
+    voucher_id = conn.execute(_VOUCHER_INSERT, {
+        "period_id": period.id, "voucher_date": data.voucher_date, "word": word, "number": number,
+        "status": status.value, "memo": data.memo, "total": total, "source_type": None, "source_id": None,
+        "created_by": actor.id, "created_at": utcnow(), "audited_by": actor.id if audited else None,
+        "posted_by": actor.id if status is VoucherStatus.POSTED else None,
+    }).scalar_one()
+    postings = [_Posting(facts[ln.account_code][0], partners.get(ln.partner_code) if ln.partner_code else None,
+                         ln.debit, ln.credit) for ln in data.lines]
+    conn.execute(_LINE_INSERT, [
+        {"voucher_id": voucher_id, "line_no": i, "account_id": p.account_id, "partner_id": p.partner_id,
+         "debit": p.debit, "credit": p.credit, "memo": ln.memo, "voucher_date": data.voucher_date,
+         "period_id": period.id}
+        for i, (p, ln) in enumerate(zip(postings, data.lines, strict=True), start=1)
     ])
-    ref = VoucherRef(voucher_id, period.label, voucher_label(word, number), VoucherStatus.DRAFT.value)
-    return ref, period
+    return VoucherRef(voucher_id, period.label, label, status.value), period, postings
 
 
-def _ensure_opening_locked(db: Session) -> None:
+def _ensure_opening_locked(db: DB, rules: BookRules) -> None:
     """结束初始化 on the first posting: the opening balances must balance (期初试算平衡),
     and from then on they are fixed, since balances already build on them."""
-    locked = db.execute(select(COMPANY.c.opening_locked).where(COMPANY.c.id == 1)).scalar_one()
-    if locked:
+    if rules.opening_locked:
         return
-    rows = db.execute(select(OpeningBalance.debit, OpeningBalance.credit)).all()
-    debit = sum((r.debit for r in rows), ZERO)
-    credit = sum((r.credit for r in rows), ZERO)
+    conn = conn_of(db)
+    debit, credit = conn.execute(_OPENING_TOTALS).one()
+    debit, credit = Decimal(debit), Decimal(credit)
     if debit != credit:
         raise OpeningUnbalanced(debit=debit, credit=credit, difference=debit - credit)
-    db.execute(update(COMPANY).where(COMPANY.c.id == 1).values(opening_locked=True))
+    conn.execute(_OPENING_LOCK)
 
 
-def _apply_to_balances(db: Session, voucher_id: int, period_id: int, sign: int) -> None:
+def _apply_to_balances(db: DB, period_id: int, postings: list[_Posting], sign: int) -> None:
     """Add (sign=1) or subtract (sign=-1) a voucher's lines to the per-period balances."""
-    lines = db.execute(select(LINE.c.account_id, LINE.c.partner_id, LINE.c.debit, LINE.c.credit)
-                       .where(LINE.c.voucher_id == voucher_id)).all()
     by_account: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     by_partner: dict[tuple[int, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for ln in lines:
+    for ln in postings:
         acc = by_account[ln.account_id]
         acc[0] += ln.debit
         acc[1] += ln.credit
@@ -193,18 +223,27 @@ def _apply_to_balances(db: Session, voucher_id: int, period_id: int, sign: int) 
                  "credit": sign * c} for (a, p), (d, c) in by_partner.items()], ("debit", "credit"))
 
 
-def _distinct_auditor_required(db: Session) -> bool:
-    return bool(db.execute(select(COMPANY.c.require_distinct_auditor).where(COMPANY.c.id == 1)).scalar_one())
+def _stored_postings(db: DB, voucher_id: int) -> list[_Posting]:
+    return [_Posting(r.account_id, r.partner_id, r.debit, r.credit)
+            for r in conn_of(db).execute(_VOUCHER_LINES, {"v": voucher_id})]
 
 
-def _move(db: Session, voucher_id: int, target: VoucherStatus, actor: Actor, *,
+_ACTIONS = {
+    (VoucherStatus.DRAFT, VoucherStatus.AUDITED): "voucher.audit",
+    (VoucherStatus.AUDITED, VoucherStatus.DRAFT): "voucher.unaudit",
+    (VoucherStatus.AUDITED, VoucherStatus.POSTED): "voucher.post",
+    (VoucherStatus.POSTED, VoucherStatus.AUDITED): "voucher.unpost",
+    (VoucherStatus.DRAFT, VoucherStatus.VOID): "voucher.void",
+}
+
+
+def _move(db: DB, voucher_id: int, target: VoucherStatus, actor: Actor, *,
           allow_generated: bool = False) -> VoucherRef:
     """Move one voucher to `target`: lock it, check the period is open and the transition is
     allowed, apply ledger effects, record who did it. Lock order: voucher, period, balances,
     audit head."""
-    v = db.execute(select(VOUCHER.c.id, VOUCHER.c.status, VOUCHER.c.voucher_date, VOUCHER.c.word,
-                          VOUCHER.c.number, VOUCHER.c.created_by, VOUCHER.c.source_type)
-                   .where(VOUCHER.c.id == voucher_id).with_for_update()).one_or_none()
+    conn = conn_of(db)
+    v = conn.execute(_VOUCHER_LOCK, {"v": voucher_id}).one_or_none()
     if v is None:
         raise NotFound(entity="voucher", key=voucher_id)
     label = voucher_label(v.word, v.number)
@@ -213,53 +252,49 @@ def _move(db: Session, voucher_id: int, target: VoucherStatus, actor: Actor, *,
     period = open_period_for(db, v.voucher_date)
     current = VoucherStatus(v.status)
     ensure_voucher_transition(current, target, voucher=f"{period.label} {label}")
-    values: dict[str, object] = {"status": target.value}
+    rules = book_rules(db)
+    audited_by, posted_by = v.audited_by, v.posted_by
     if target is VoucherStatus.AUDITED and current is VoucherStatus.DRAFT:
-        if v.created_by == actor.id and _distinct_auditor_required(db):
+        if v.created_by == actor.id and rules.require_distinct_auditor:
             raise SameUserAudit(voucher=label, user=actor.username)
-        values["audited_by"] = actor.id
+        audited_by = actor.id
     elif target is VoucherStatus.DRAFT:
-        values["audited_by"] = None
+        audited_by = None
     elif target is VoucherStatus.POSTED:
-        _ensure_opening_locked(db)
-        _apply_to_balances(db, v.id, period.id, 1)
-        values["posted_by"] = actor.id
+        _ensure_opening_locked(db, rules)
+        _apply_to_balances(db, period.id, _stored_postings(db, v.id), 1)
+        posted_by = actor.id
     elif current is VoucherStatus.POSTED:
-        _apply_to_balances(db, v.id, period.id, -1)
-        values["posted_by"] = None
-    db.execute(update(VOUCHER).where(VOUCHER.c.id == v.id).values(**values))
-    action = {
-        (VoucherStatus.DRAFT, VoucherStatus.AUDITED): "voucher.audit",
-        (VoucherStatus.AUDITED, VoucherStatus.DRAFT): "voucher.unaudit",
-        (VoucherStatus.AUDITED, VoucherStatus.POSTED): "voucher.post",
-        (VoucherStatus.POSTED, VoucherStatus.AUDITED): "voucher.unpost",
-        (VoucherStatus.DRAFT, VoucherStatus.VOID): "voucher.void",
-    }[(current, target)]
-    append_audit(db, actor, action, "voucher", v.id, {"period": period.label, "voucher": label})
+        _apply_to_balances(db, period.id, _stored_postings(db, v.id), -1)
+        posted_by = None
+    conn.execute(_VOUCHER_SET, {"v": v.id, "s": target.value, "ab": audited_by, "pb": posted_by})
+    append_audit(db, actor, _ACTIONS[(current, target)], "voucher", v.id, {"period": period.label, "voucher": label})
     return VoucherRef(v.id, period.label, label, target.value)
 
 
-_STEPS = {
-    VoucherStatus.DRAFT: (),
-    VoucherStatus.AUDITED: (VoucherStatus.AUDITED,),
-    VoucherStatus.POSTED: (VoucherStatus.AUDITED, VoucherStatus.POSTED),
-}
 _PERMISSION_FOR = {
-    VoucherStatus.AUDITED: perm.VOUCHER_AUDIT,
-    VoucherStatus.POSTED: perm.VOUCHER_POST,
+    VoucherStatus.AUDITED: (perm.VOUCHER_AUDIT,),
+    VoucherStatus.POSTED: (perm.VOUCHER_AUDIT, perm.VOUCHER_POST),
+    VoucherStatus.DRAFT: (),
 }
 
 
-def enter_voucher(db: Session, data: VoucherIn, actor: Actor, advance_to: VoucherStatus,
+def enter_voucher(db: DB, data: VoucherIn, actor: Actor, advance_to: VoucherStatus,
                   expected_label: str | None = None) -> VoucherRef:
-    """Create a voucher and walk it forward to `advance_to` (no transaction of its own)."""
-    ref, period = _insert_voucher(db, data, actor, company(db).voucher_word, expected_label)
+    """Create a voucher already at `advance_to` (draft, audited or posted) in one step, with the
+    same rules as walking it there: segregation of duties, 期初 check, balances on posting.
+    One audit-log entry records the whole user action (no transaction of its own)."""
+    rules = book_rules(db)
+    ref, period, postings = _insert_voucher(db, data, actor, rules, advance_to, expected_label)
+    if advance_to is not VoucherStatus.DRAFT and rules.require_distinct_auditor:
+        raise SameUserAudit(voucher=ref.label, user=actor.username)  # the caller's rollback undoes the insert
+    if advance_to is VoucherStatus.POSTED:
+        _ensure_opening_locked(db, rules)
+        _apply_to_balances(db, period.id, postings, 1)
     append_audit(db, actor, "voucher.create", "voucher", ref.id,
-                 {"period": period.label, "voucher": ref.label, "date": data.voucher_date.isoformat(),
-                  "lines": [[ln.account_code, ln.partner_code, str(ln.debit), str(ln.credit)]
-                            for ln in data.lines]})
-    for step in _STEPS[advance_to]:
-        ref = _move(db, ref.id, step, actor)
+                 {"period": period.label, "voucher": ref.label, "status": ref.status,
+                  "date": data.voucher_date.isoformat(),
+                  "lines": [[ln.account_code, ln.partner_code, str(ln.debit), str(ln.credit)] for ln in data.lines]})
     return ref
 
 
@@ -271,24 +306,24 @@ def create_voucher(db: Session, data: VoucherIn, *, actor: Actor,
     in the same transaction. All or nothing: raises BatchInvalid listing every bad line,
     PeriodClosed/PeriodMissing for the date, PermissionDenied, SameUserAudit."""
     require(actor, perm.VOUCHER_CREATE)
-    for step in _STEPS[VoucherStatus(advance_to)]:
-        require(actor, _PERMISSION_FOR[step])
+    for permission in _PERMISSION_FOR[VoucherStatus(advance_to)]:
+        require(actor, permission)
     with db.begin():
-        return enter_voucher(db, data, actor, VoucherStatus(advance_to))
+        return enter_voucher(db.connection(), data, actor, VoucherStatus(advance_to))
 
 
 def audit_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """审核: draft -> audited. With the segregation setting on, the auditor must not be the preparer."""
     require(actor, perm.VOUCHER_AUDIT)
     with db.begin():
-        return _move(db, voucher_id, VoucherStatus.AUDITED, actor)
+        return _move(db.connection(), voucher_id, VoucherStatus.AUDITED, actor)
 
 
 def unaudit_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """反审核: audited -> draft, while the period is open."""
     require(actor, perm.VOUCHER_AUDIT)
     with db.begin():
-        return _move(db, voucher_id, VoucherStatus.DRAFT, actor)
+        return _move(db.connection(), voucher_id, VoucherStatus.DRAFT, actor)
 
 
 def post_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
@@ -296,21 +331,21 @@ def post_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     book requires balanced opening balances and fixes them (raises OpeningUnbalanced)."""
     require(actor, perm.VOUCHER_POST)
     with db.begin():
-        return _move(db, voucher_id, VoucherStatus.POSTED, actor)
+        return _move(db.connection(), voucher_id, VoucherStatus.POSTED, actor)
 
 
 def unpost_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """反过账: posted -> audited; subtracts the lines from the period balances."""
     require(actor, perm.VOUCHER_POST)
     with db.begin():
-        return _move(db, voucher_id, VoucherStatus.AUDITED, actor)
+        return _move(db.connection(), voucher_id, VoucherStatus.AUDITED, actor)
 
 
 def void_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """作废: draft -> void. The voucher keeps its number and never counts in the ledger."""
     require(actor, perm.VOUCHER_VOID)
     with db.begin():
-        return _move(db, voucher_id, VoucherStatus.VOID, actor)
+        return _move(db.connection(), voucher_id, VoucherStatus.VOID, actor)
 
 
 def find_voucher_id(db: Session, period: str, label: str) -> int:
