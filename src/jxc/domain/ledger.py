@@ -8,15 +8,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from jxc.domain.accounts import ancestors_of
-from jxc.domain.numbers import ZERO, Money
+from jxc.domain.numbers import MONEY_ZERO, Money, money
 
 
 @dataclass(frozen=True, slots=True)
 class Movement:
     """Debit and credit totals of one account over some span."""
 
-    debit: Money = ZERO
-    credit: Money = ZERO
+    debit: Money = MONEY_ZERO
+    credit: Money = MONEY_ZERO
 
     def __add__(self, other: Movement) -> Movement:
         return Movement(self.debit + other.debit, self.credit + other.credit)
@@ -29,7 +29,7 @@ class Movement:
 def split_net(net: Money) -> tuple[Money, Money]:
     """A balance shown the way 科目余额表 shows it: a debit balance in the debit
     column, a credit balance (negative net) in the credit column."""
-    return (net, ZERO) if net >= 0 else (ZERO, -net)
+    return (money(net), MONEY_ZERO) if net >= 0 else (MONEY_ZERO, money(-net))
 
 
 def roll_up(leaf: Mapping[str, Movement]) -> dict[str, Movement]:
@@ -72,18 +72,18 @@ def trial_balance_rows(
     for code, name, level in accounts:
         o = up_open.get(code, Movement())
         a = up_act.get(code, Movement())
-        if not include_zero and o.net == ZERO and a.debit == ZERO and a.credit == ZERO:
+        if not include_zero and o.net == 0 and a.debit == 0 and a.credit == 0:
             continue
         od, oc = split_net(o.net)
         cd, cc = split_net(o.net + a.net)
-        rows.append(TrialBalanceRow(code, name, level, od, oc, a.debit, a.credit, cd, cc))
+        rows.append(TrialBalanceRow(code, name, level, od, oc, money(a.debit), money(a.credit), cd, cc))
     return rows
 
 
 def trial_balance_totals(rows: Iterable[TrialBalanceRow]) -> dict[str, Money]:
     """Totals over top-level rows only, since children are already in their parents."""
     keys = ("opening_debit", "opening_credit", "debit", "credit", "closing_debit", "closing_credit")
-    totals = dict.fromkeys(keys, ZERO)
+    totals = dict.fromkeys(keys, MONEY_ZERO)
     for row in rows:
         if row.level == 1:
             for k in keys:

@@ -13,6 +13,7 @@ Qty = Decimal  # base-unit quantity, 4 places
 UnitCost = Decimal  # 6 places: cost is carried more precisely than money
 
 ZERO = Decimal("0")
+MONEY_ZERO = Decimal("0.00")  # a zero amount as reports show it
 CENT = Decimal("0.01")
 QTY_STEP = Decimal("0.0001")
 UNIT_COST_STEP = Decimal("0.000001")

@@ -25,7 +25,7 @@ from jxc.domain.errors import (
     UnbalancedVoucher,
     VoucherLineInvalid,
 )
-from jxc.domain.numbers import MAX_MONEY, MONEY_PLACES, ZERO, Money, places
+from jxc.domain.numbers import MAX_MONEY, MONEY_PLACES, ZERO, Money, money, places
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,8 @@ def check_voucher(
         debit = sum((ln.debit for ln in lines), ZERO)
         credit = sum((ln.credit for ln in lines), ZERO)
         if debit != credit:
-            problems.append(UnbalancedVoucher(debit=debit, credit=credit, difference=debit - credit))
+            problems.append(UnbalancedVoucher(debit=money(debit), credit=money(credit),
+                                              difference=money(debit - credit)))
     if problems:
         raise BatchInvalid(problems)
 

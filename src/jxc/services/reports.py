@@ -24,7 +24,7 @@ from jxc.db.models import (
 from jxc.domain import permissions as perm
 from jxc.domain.errors import AccountUnknown, InvalidInput, NotFound, PartnerUnknown
 from jxc.domain.ledger import Movement, TrialBalanceRow, is_balanced, trial_balance_rows, trial_balance_totals
-from jxc.domain.numbers import ZERO
+from jxc.domain.numbers import ZERO, money
 from jxc.domain.periods import parse_period_label
 from jxc.domain.permissions import Actor, require
 from jxc.domain.voucher import voucher_label
@@ -183,6 +183,10 @@ def _balance_before(db: Session, scope: Scope, day: date) -> Decimal:
     return net
 
 
+def _amount(net: Decimal) -> Decimal:
+    return money(abs(net))
+
+
 def direction_of(net: Decimal) -> str:
     return "debit" if net > 0 else "credit" if net < 0 else "flat"
 
@@ -234,8 +238,9 @@ def general_ledger(db: Session, account: str, *, year: int | None = None, partne
             if p.id in in_year:
                 ytd = ytd + mv
                 closing = net + mv.net
-                rows.append(GeneralLedgerRow(p.label, direction_of(net), abs(net), mv.debit, mv.credit,
-                                             ytd.debit, ytd.credit, direction_of(closing), abs(closing)))
+                rows.append(GeneralLedgerRow(p.label, direction_of(net), _amount(net), money(mv.debit),
+                                             money(mv.credit), money(ytd.debit), money(ytd.credit),
+                                             direction_of(closing), _amount(closing)))
             net += mv.net
         return GeneralLedger(scope.code, scope.name, partner, rows)
 
@@ -306,11 +311,11 @@ def detail_ledger(db: Session, account: str, *, date_from: date, date_to: date, 
             running += r.debit - r.credit
             rows.append(DetailRow(r.voucher_date, labels[r.period_id], voucher_label(r.word, r.number),
                                   r.voucher_id, r.line_no, r.account, r.partner, r.memo or r.voucher_memo,
-                                  r.debit, r.credit, direction_of(running), abs(running)))
+                                  r.debit, r.credit, direction_of(running), _amount(running)))
         next_cursor = None
         if len(fetched) > limit:
             last = fetched[limit - 1]
             next_cursor = f"{last.voucher_date.isoformat()}:{last.voucher_id}:{last.line_no}"
         return DetailLedger(scope.code, scope.name, partner, date_from, date_to, direction_of(opening),
-                            abs(opening), rows, next_cursor)
+                            _amount(opening), rows, next_cursor)
 
