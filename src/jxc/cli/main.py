@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jxc.cli.output import amount, err, out, print_json, table
-from jxc.db.models import User, UserRole
+from jxc.db.models import Company, User, UserRole
 from jxc.db.session import database_url, make_engine, session_factory
 from jxc.domain.errors import ImportFailed, InvalidInput, JxcError, NotFound
 from jxc.domain.numbers import parse_decimal
@@ -45,11 +45,15 @@ report_app = typer.Typer(no_args_is_help=True, help=H("help.report_app"))
 users_app = typer.Typer(no_args_is_help=True, help=H("help.users_app"))
 account_app = typer.Typer(no_args_is_help=True, help=H("help.account_app"))
 opening_app = typer.Typer(no_args_is_help=True, help=H("help.opening_app"))
+settings_app = typer.Typer(no_args_is_help=True, help=H("help.settings_app"))
+period_app = typer.Typer(no_args_is_help=True, help=H("help.period_app"))
 app.add_typer(voucher_app, name="voucher")
 app.add_typer(report_app, name="report")
 app.add_typer(users_app, name="users")
 app.add_typer(account_app, name="account")
 app.add_typer(opening_app, name="opening")
+app.add_typer(settings_app, name="settings")
+app.add_typer(period_app, name="period")
 
 
 class Format(StrEnum):
@@ -62,6 +66,7 @@ class Ctx:
     db_url: str
     user: str | None
     lang: str
+    lang_explicit: bool = False
 
     def session(self) -> Session:
         return session_factory(make_engine(self.db_url))()
@@ -75,6 +80,11 @@ class Ctx:
             if name is None:
                 raise NotFound(entity="user", key="admin")
         actor = users.load_actor(db, name)
+        if not self.lang_explicit:
+            # --lang / JXC_LANG win; otherwise the user's language, then the book's.
+            row = db.execute(select(User.language, Company.language).join(Company, Company.id == 1)
+                             .where(User.id == actor.id)).one()
+            self.lang = current_language(row[0] or row[1])
         db.rollback()  # end the read so the service can begin its own transaction
         return actor
 
@@ -92,22 +102,25 @@ def _global(
     user: Annotated[str | None, typer.Option("--user", envvar="JXC_USER", help="Act as this user")] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="zh_CN (default) or en; or JXC_LANG")] = None,
 ) -> None:
-    STATE["ctx"] = Ctx(database_url(db), user, current_language(lang))
+    explicit = lang or os.environ.get("JXC_LANG")
+    STATE["ctx"] = Ctx(database_url(db), user, current_language(explicit), bool(explicit))
 
 
 @contextmanager
 def _errors() -> Iterator[None]:
     """Turn service errors into one readable message (exit 2) and anything unexpected into an
     apology with an id whose traceback goes to the log file (exit 70)."""
-    lang = STATE["ctx"].lang if "ctx" in STATE else current_language()
+    def lang() -> str:  # read late: the language may come from the book, known only once it is open
+        return STATE["ctx"].lang if "ctx" in STATE else current_language()
+
     try:
         yield
     except ImportFailed as exc:
-        err.print(t("import.failed", lang, count=len(exc.errors)))
-        err.print(describe(exc, lang))
+        err.print(t("import.failed", lang(), count=len(exc.errors)))
+        err.print(describe(exc, lang()))
         raise typer.Exit(2) from None
     except JxcError as exc:
-        err.print(describe(exc, lang))
+        err.print(describe(exc, lang()))
         raise typer.Exit(2) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
@@ -116,7 +129,7 @@ def _errors() -> Iterator[None]:
         log = Path(os.environ.get("JXC_LOG", Path.home() / ".jxc-error.log"))
         with log.open("a", encoding="utf-8") as fh:
             fh.write(f"--- {error_id}\n{traceback.format_exc()}\n")
-        err.print(t("cli.internal_error", lang, id=error_id, log=str(log)))
+        err.print(t("cli.internal_error", lang(), id=error_id, log=str(log)))
         raise typer.Exit(70) from None
 
 
@@ -549,6 +562,65 @@ def opening_check() -> None:
                   f"{t('word.balanced' if result.balanced else 'word.unbalanced', c.lang)}")
     if not result.balanced:
         raise typer.Exit(1)
+
+
+@settings_app.command("show", help=H("help.settings_show"))
+def settings_show(fmt: Annotated[Format, typer.Option("--format")] = Format.table) -> None:
+    """Show the company settings."""
+    c = ctx()
+    with _errors():
+        db = c.session()
+        view = books.get_settings(db, actor=c.actor(db))
+        if fmt is Format.json:
+            print_json(view)
+            return
+        for key, value in vars_of(view).items():
+            out.print(f"{t(f'setting.{key}', c.lang)}: {value}")
+
+
+def vars_of(obj: object) -> dict[str, object]:
+    return {k: getattr(obj, k) for k in obj.__dataclass_fields__}  # type: ignore[attr-defined]
+
+
+@settings_app.command("set", help=H("help.settings_set"))
+def settings_set(
+    distinct_auditor: Annotated[bool | None, typer.Option("--distinct-auditor/--no-distinct-auditor")] = None,
+    language: Annotated[str | None, typer.Option("--language", help="zh_CN or en")] = None,
+    company: Annotated[str | None, typer.Option("--company")] = None,
+) -> None:
+    """Change company settings."""
+    c = ctx()
+    with _errors():
+        db = c.session()
+        books.update_settings(db, actor=c.actor(db), require_distinct_auditor=distinct_auditor, language=language,
+                              name=company)
+        out.print(t("cli.settings_saved", c.lang))
+
+
+@period_app.command("list", help=H("help.period_list"))
+def period_list(fmt: Annotated[Format, typer.Option("--format")] = Format.table) -> None:
+    """List the accounting periods and their status."""
+    c = ctx()
+    with _errors():
+        db = c.session()
+        found = books.list_periods(db, actor=c.actor(db))
+        if fmt is Format.json:
+            print_json(found)
+            return
+        rows = [[p.label, p.start_date.isoformat(), p.end_date.isoformat(), t(f"period.status.{p.status}", c.lang)]
+                for p in found]
+        table("periods", [("col.period", False), ("col.date", False), ("col.date", False), ("col.status", False)],
+              rows, c.lang)
+
+
+@period_app.command("add-year", help=H("help.period_add_year"))
+def period_add_year() -> None:
+    """Create the next fiscal year's twelve periods."""
+    c = ctx()
+    with _errors():
+        db = c.session()
+        added = books.open_next_fiscal_year(db, actor=c.actor(db))
+        out.print(t("cli.year_added", c.lang, first=added[0].label, last=added[-1].label))
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import date, timedelta
 from importlib import resources
 
 from sqlalchemy import Engine, select
@@ -11,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from jxc.db import migrate
 from jxc.db.models import Account, Company, FiscalYear, Period
+from jxc.domain import permissions as perm
 from jxc.domain.accounts import level_of, parent_code_of
 from jxc.domain.errors import BookExists, InvalidInput
 from jxc.domain.periods import fiscal_year_periods, parse_period_label
-from jxc.domain.permissions import ALL, Actor
-from jxc.services.common import append_audit
+from jxc.domain.permissions import ALL, Actor, require
+from jxc.services.common import all_periods, append_audit, company
 from jxc.services.users import _new_user, seed_roles
 
 CHARTS = {"small_2013": "coa_small_2013.csv"}
@@ -102,3 +104,82 @@ def init_book(engine: Engine, settings: BookSettings) -> None:
         admin = _new_user(db, settings.admin_username, settings.admin_password, "", ["admin"])
         append_audit(db, Actor(admin.id, admin.username, frozenset({ALL})), "book.init", "company", 1,
                      {"company": settings.company, "start": settings.start, "accounts": count})
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyView:
+    name: str
+    currency: str
+    chart: str
+    amount_places: int
+    unit_cost_places: int
+    price_places: int
+    qty_places: int
+    require_distinct_auditor: bool
+    language: str
+    start_date: date
+    opening_locked: bool
+
+
+def _view(c: Company) -> CompanyView:
+    return CompanyView(c.name, c.currency, c.chart, c.amount_places, c.unit_cost_places, c.price_places,
+                       c.qty_places, c.require_distinct_auditor, c.language, c.start_date, c.opening_locked)
+
+
+def get_settings(db: Session, *, actor: Actor) -> CompanyView:
+    """The company settings of these books."""
+    require(actor, perm.MASTERDATA_READ)
+    with db.begin():
+        return _view(company(db))
+
+
+def update_settings(db: Session, *, actor: Actor, require_distinct_auditor: bool | None = None,
+                    language: str | None = None, name: str | None = None) -> CompanyView:
+    """Change the settings a user may change after set-up; each change is in the audit log.
+    Raises InvalidInput for an unknown language or an empty name."""
+    require(actor, perm.SETTINGS_EDIT)
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput(field="language", reason="input.choice", value=language, choices=", ".join(LANGUAGES))
+    if name is not None and not name.strip():
+        raise InvalidInput(field="company", reason="input.required")
+    with db.begin():
+        c = db.execute(select(Company).where(Company.id == 1).with_for_update()).scalar_one()
+        changed = {}
+        for key, value in (("require_distinct_auditor", require_distinct_auditor), ("language", language),
+                           ("name", name.strip() if name else None)):
+            if value is not None and getattr(c, key) != value:
+                changed[key] = [getattr(c, key), value]
+                setattr(c, key, value)
+        db.flush()
+        if changed:
+            append_audit(db, actor, "settings.update", "company", 1, changed)
+        return _view(c)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodInfo:
+    label: str
+    start_date: date
+    end_date: date
+    status: str
+
+
+def list_periods(db: Session, *, actor: Actor) -> list[PeriodInfo]:
+    require(actor, perm.LEDGER_READ)
+    with db.begin():
+        return [PeriodInfo(p.label, p.start_date, p.end_date, p.status) for p in all_periods(db)]
+
+
+def open_next_fiscal_year(db: Session, *, actor: Actor) -> list[PeriodInfo]:
+    """Create the twelve periods that follow the last existing one, so documents can be dated
+    there before the year-end close. Idempotence is not attempted: each call adds one year."""
+    require(actor, perm.PERIOD_CLOSE)
+    with db.begin():
+        last = db.execute(select(Period).order_by(Period.start_date.desc()).limit(1).with_for_update()
+                          ).scalar_one()
+        nxt = last.end_date + timedelta(days=1)
+        fy = add_fiscal_year(db, nxt.year, nxt.month)
+        spans = fiscal_year_periods(nxt.year, nxt.month)
+        append_audit(db, actor, "fiscal_year.add", "fiscal_year", fy.year,
+                     {"from": spans[0].label, "to": spans[-1].label})
+        return [PeriodInfo(s.label, s.start_date, s.end_date, "open") for s in spans]
