@@ -12,8 +12,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from jxc.db.models import (
@@ -112,11 +114,6 @@ class VoucherView:
 # --- internal steps, shared by the public services and the importer -------------
 # Statements on the posting path are prebuilt (see services/common.py for why).
 
-_SEQ_BUMP = (update(SEQUENCE)
-             .where(SEQUENCE.c.period_id == bindparam("p"), SEQUENCE.c.word == bindparam("w"))
-             .values(last_number=SEQUENCE.c.last_number + 1)
-             .returning(SEQUENCE.c.last_number))
-_SEQ_FIRST = insert(SEQUENCE)
 _VOUCHER_INSERT = insert(VOUCHER).returning(VOUCHER.c.id)
 _LINE_INSERT = insert(LINE)
 _VOUCHER_LOCK = (select(VOUCHER.c.id, VOUCHER.c.status, VOUCHER.c.voucher_date, VOUCHER.c.word, VOUCHER.c.number,
@@ -131,15 +128,23 @@ _VOUCHER_SET = update(VOUCHER).where(VOUCHER.c.id == bindparam("v")).values(
 _OPENING_LOCK = update(COMPANY).where(COMPANY.c.id == 1).values(opening_locked=True)
 
 
+_SEQ_NEXT: dict[str, Any] = {}
+
+
 def _next_number(db: DB, period_id: int, word: str) -> int:
-    """Hand out the next number for (period, word). The UPDATE locks the sequence row until
-    commit, so two concurrent creators never get the same number and none is skipped."""
+    """Hand out the next number for (period, word) with one upsert: the first voucher of a
+    period inserts the row, later ones increment it. The row stays locked until commit, so
+    concurrent creators never share a number and none is skipped."""
     conn = conn_of(db)
-    number = conn.execute(_SEQ_BUMP, {"p": period_id, "w": word}).scalar_one_or_none()
-    if number is None:
-        conn.execute(_SEQ_FIRST, {"period_id": period_id, "word": word, "last_number": 1})
-        return 1
-    return int(number)
+    stmt = _SEQ_NEXT.get(conn.dialect.name)
+    if stmt is None:
+        ins = (sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert)(SEQUENCE)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[SEQUENCE.c.period_id, SEQUENCE.c.word],
+            set_={"last_number": SEQUENCE.c.last_number + 1},
+        ).returning(SEQUENCE.c.last_number)
+        _SEQ_NEXT[conn.dialect.name] = stmt
+    return int(conn.execute(stmt, {"period_id": period_id, "word": word, "last_number": 1}).scalar_one())
 
 
 @dataclass(frozen=True, slots=True)
