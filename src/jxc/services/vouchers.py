@@ -125,6 +125,7 @@ _OPENING_TOTALS = select(func.coalesce(func.sum(OpeningBalance.debit), 0),
                          func.coalesce(func.sum(OpeningBalance.credit), 0))
 _VOUCHER_SET = update(VOUCHER).where(VOUCHER.c.id == bindparam("v")).values(
     status=bindparam("s"), audited_by=bindparam("ab"), posted_by=bindparam("pb"))
+_OPENING_STATE = select(COMPANY.c.opening_locked).where(COMPANY.c.id == 1).with_for_update()
 _OPENING_LOCK = update(COMPANY).where(COMPANY.c.id == 1).values(opening_locked=True)
 
 
@@ -201,6 +202,10 @@ def _ensure_opening_locked(db: DB, rules: BookRules) -> None:
     if rules.opening_locked:
         return
     conn = conn_of(db)
+    # Lock the company row before reading the totals: set_opening_balance takes the same lock,
+    # so no opening balance can change between this check and the lock being set.
+    if conn.execute(_OPENING_STATE).scalar_one():
+        return
     debit, credit = conn.execute(_OPENING_TOTALS).one()
     debit, credit = Decimal(debit), Decimal(credit)
     if debit != credit:
