@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import jxc
-from jxc.domain import errors as E
+from jxc.domain import errors
 from jxc.domain.accounts import ensure_child_code
 from jxc.domain.periods import ensure_open, parse_period_label
 from jxc.domain.permissions import Actor, require
@@ -24,7 +24,7 @@ SRC = Path(jxc.__file__).parent
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
 
 
-def error_classes(base: type = E.JxcError) -> list[type[E.JxcError]]:
+def error_classes(base: type = errors.JxcError) -> list[type[errors.JxcError]]:
     out = []
     for cls in base.__subclasses__():
         out.append(cls)
@@ -32,7 +32,7 @@ def error_classes(base: type = E.JxcError) -> list[type[E.JxcError]]:
     return out
 
 
-ALL_CODES = sorted({E.JxcError.code} | {cls.code for cls in error_classes()})
+ALL_CODES = sorted({errors.JxcError.code} | {cls.code for cls in error_classes()})
 
 
 def test_error_classes_are_found():
@@ -55,7 +55,9 @@ def reason_codes() -> list[str]:
     """Message codes passed as `reason=` anywhere in the source, plus the importer's pydantic mapping."""
     found: set[str] = set()
     for path in SRC.rglob("*.py"):
-        found.update(re.findall(r'reason="([a-z_.]+)"', path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        found.update(re.findall(r'reason="([a-z_.]+)"', text))
+        found.update(re.findall(r'return "(input\.[a-z_]+)"', text))  # reasons computed by numbers.fits
     from jxc.services.importer import _PYDANTIC_REASONS
 
     found.update(_PYDANTIC_REASONS.values())
@@ -88,8 +90,8 @@ def test_translations_use_the_same_placeholders(code):
 
 # --- describe() on errors as the code raises them -------------------------------------
 
-def raised(fn, *args, **kw) -> E.JxcError:  # type: ignore[no-untyped-def]
-    with pytest.raises(E.JxcError) as err:
+def raised(fn, *args, **kw) -> errors.JxcError:  # type: ignore[no-untyped-def]
+    with pytest.raises(errors.JxcError) as err:
         fn(*args, **kw)
     return err.value
 
@@ -103,63 +105,64 @@ BAD_VOUCHER = (VoucherLine("2221", D("1.00"), Z), VoucherLine("9999", D("1.00"),
                VoucherLine("1002", D("9.00"), D("1.00")), VoucherLine("1002", Z, D("1.005")),
                VoucherLine("1002", D("99999999999999999"), Z), VoucherLine("", Z, D("1.00")))
 
+invalid = errors.InvalidInput
+
 REPRESENTATIVE = {
-    "base": E.JxcError(),
-    "domain": E.DomainError(),
-    "not_found": E.NotFound(entity="voucher", key=12),
-    "conflict": E.Conflict(),
+    "base": errors.JxcError(),
+    "domain": errors.DomainError(),
+    "not_found": errors.NotFound(entity="voucher", key=12),
+    "conflict": errors.Conflict(),
     "permission": raised(require, Actor(2, "clerk", frozenset()), "voucher.create"),
-    "auth": E.AuthenticationFailed(username="clerk"),
+    "auth": errors.AuthenticationFailed(username="clerk"),
     "period_format": raised(parse_period_label, "2026-13"),
     "period_closed": raised(ensure_open, "closed", "2026-05"),
-    "period_missing": E.PeriodMissing(date="2025-12-31"),
+    "period_missing": errors.PeriodMissing(date="2025-12-31"),
     "code_invalid": raised(ensure_child_code, "1002", "100301"),
-    "account_in_use": E.AccountInUse(account="1002"),
-    "account_exists": E.AccountExists(account="100201"),
+    "account_in_use": errors.AccountInUse(account="1002"),
+    "account_exists": errors.AccountExists(account="100201"),
     "transition": raised(ensure_voucher_transition, VoucherStatus.POSTED, VoucherStatus.VOID, voucher="2026-01 #1"),
     "batch": raised(check_voucher, BAD_VOUCHER, FACTS, {}),
     "malformed": raised(check_voucher, (VoucherLine("1002", D("1.00"), Z),), FACTS, {}),
     "unbalanced": raised(check_voucher, (VoucherLine("1002", D("100.00"), Z), VoucherLine("1002", Z, D("99.99"))),
                          FACTS, {}),
-    "same_user": E.SameUserAudit(voucher="#1", user="admin"),
-    "generated": E.VoucherGenerated(voucher="#1"),
-    "opening_unbalanced": E.OpeningUnbalanced(debit=D("1000.00"), credit=D("0"), difference=D("1000.00")),
-    "opening_locked": E.OpeningLocked(),
-    "user_exists": E.UserExists(username="clerk"),
-    "role_unknown": E.RoleUnknown(role="boss"),
-    "book_exists": E.BookExists(),
-    "book_missing": E.BookMissing(),
-    "duplicate": E.DuplicateCode(entity="partner", code="C001"),
-    "partner_unknown": E.PartnerUnknown(partner="C9"),
+    "same_user": errors.SameUserAudit(voucher="#1", user="admin"),
+    "generated": errors.VoucherGenerated(voucher="#1"),
+    "opening_unbalanced": errors.OpeningUnbalanced(debit=D("1000.00"), credit=D("0"), difference=D("1000.00")),
+    "opening_locked": errors.OpeningLocked(),
+    "user_exists": errors.UserExists(username="clerk"),
+    "role_unknown": errors.RoleUnknown(role="boss"),
+    "book_exists": errors.BookExists(),
+    "book_missing": errors.BookMissing(),
+    "duplicate": errors.DuplicateCode(entity="partner", code="C001"),
+    "partner_unknown": errors.PartnerUnknown(partner="C9"),
     # InvalidInput with the params each call site in src passes.
-    "too_long": E.InvalidInput(field="lines[3].memo", reason="input.too_long", max=200),
-    "choice": E.InvalidInput(field="kind", reason="input.choice", value="vendor", choices="supplier, customer, both"),
-    "password": E.InvalidInput(field="password", reason="input.password_short", min=8),
-    "range": E.InvalidInput(field="limit", reason="input.range", value=0, min=1, max=10_000),
-    "cursor": E.InvalidInput(field="cursor", reason="input.cursor", value="zzz"),
-    "date_order": E.InvalidInput(field="date_from", reason="input.date_order", value="2026-02-01"),
-    "date_format": E.InvalidInput(field="date", reason="input.date_format", value="2026-02-30"),
-    "negative": E.InvalidInput(field="credit_limit", reason="input.negative", value="-1"),
-    "rate": E.InvalidInput(field="tax_rate", reason="input.rate_range", value="13"),
-    "min_max": E.InvalidInput(field="max_qty", reason="input.min_above_max", value="1"),
-    "top_level": E.InvalidInput(field="code", reason="account.top_level_fixed", value="1002"),
-    "no_year": E.InvalidInput(field="year", reason="period.no_fiscal_year", value=2030),
-    "number_order": E.InvalidInput(field="no", reason="voucher.number_out_of_order", value="#5", expected="#1",
-                                   period="2026-01"),
-    "line_amount": E.InvalidInput(field="lines[1]", reason="input.line_amount", value="1002-100"),
-    "ref_invalid": E.InvalidInput(field="voucher", reason="cli.voucher_ref_invalid", value="x"),
-    "not_json": E.InvalidInput(field="", reason="input.not_json", detail="Expecting value"),
-    "not_object": E.InvalidInput(field="", reason="input.not_object"),
-    "unsupported": E.InvalidInput(field="type", reason="input.unsupported_record", value="purchase_receipt"),
-    "unknown_record": E.InvalidInput(field="type", reason="input.unknown_record", value="sale"),
-    "expect_string": E.InvalidInput(field="lines[1].debit", reason="input.expect_string", detail="x", value="12.5",
-                                    max=""),
-    "unknown_field": E.InvalidInput(field="lines[2].bogus", reason="input.unknown_field", detail="x", value="1",
-                                    max=""),
-    "import": E.ImportFailed([E.RecordError(3, E.InvalidInput(field="lines[1].debit", reason="input.not_decimal",
-                                                              value="12.3.4")),
-                              E.RecordError(7, E.BatchInvalid([E.AccountUnknown(account="9999", line=1),
-                                                                E.PartnerRequired(account="1122", line=2)]))]),
+    "too_long": invalid(field="lines[3].memo", reason="input.too_long", max=200),
+    "choice": invalid(field="kind", reason="input.choice", value="vendor", choices="supplier, customer, both"),
+    "password": invalid(field="password", reason="input.password_short", min=8),
+    "range": invalid(field="limit", reason="input.range", value=0, min=1, max=10_000),
+    "cursor": invalid(field="cursor", reason="input.cursor", value="zzz"),
+    "date_order": invalid(field="date_from", reason="input.date_order", value="2026-02-01"),
+    "date_format": invalid(field="date", reason="input.date_format", value="2026-02-30"),
+    "negative": invalid(field="credit_limit", reason="input.negative", value="-1"),
+    "rate": invalid(field="tax_rate", reason="input.rate_range", value="13"),
+    "min_max": invalid(field="max_qty", reason="input.min_above_max", value="1"),
+    "top_level": invalid(field="code", reason="account.top_level_fixed", value="1002"),
+    "no_year": invalid(field="year", reason="period.no_fiscal_year", value=2030),
+    "number_order": invalid(field="no", reason="voucher.number_out_of_order", value="#5", expected="#1",
+                            period="2026-01"),
+    "line_amount": invalid(field="lines[1]", reason="input.line_amount", value="1002-100"),
+    "ref_invalid": invalid(field="voucher", reason="cli.voucher_ref_invalid", value="x"),
+    "not_json": invalid(field="", reason="input.not_json", detail="Expecting value"),
+    "not_object": invalid(field="", reason="input.not_object"),
+    "unsupported": invalid(field="type", reason="input.unsupported_record", value="purchase_receipt"),
+    "unknown_record": invalid(field="type", reason="input.unknown_record", value="sale"),
+    "expect_string": invalid(field="lines[1].debit", reason="input.expect_string", detail="x", value="12.5", max=""),
+    "unknown_field": invalid(field="lines[2].bogus", reason="input.unknown_field", detail="x", value="1", max=""),
+    "import": errors.ImportFailed([
+        errors.RecordError(3, invalid(field="lines[1].debit", reason="input.not_decimal", value="12.3.4")),
+        errors.RecordError(7, errors.BatchInvalid([errors.AccountUnknown(account="9999", line=1),
+                                                   errors.PartnerRequired(account="1122", line=2)])),
+    ]),
 }
 
 
@@ -200,7 +203,7 @@ def test_batch_lists_every_problem_with_its_line():
     ],
 )
 def test_describe_names_the_field(field, zh, en):
-    error = E.InvalidInput(field=field, reason="input.not_decimal", value="abc")
+    error = errors.InvalidInput(field=field, reason="input.not_decimal", value="abc")
     zh_text, en_text = describe(error, "zh_CN"), describe(error, "en")
     for part in zh:
         assert part in zh_text, zh_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import pytest
@@ -55,7 +56,7 @@ def test_fiscal_year_starting_in_april_crosses_new_year():
 
 def test_periods_tile_the_year_without_gaps_or_overlaps():
     spans = fiscal_year_periods(2027, first_month=7)
-    for before, after in zip(spans, spans[1:], strict=False):
+    for before, after in itertools.pairwise(spans):
         assert (after.start_date - before.end_date).days == 1
 
 

@@ -46,6 +46,9 @@ class ScaledDecimal(TypeDecorator[Decimal]):
         exact = value.quantize(self._quantum)
         if exact != value:
             raise ValueError(f"{value} has more than {self.places} decimal places")
+        if exact.adjusted() >= self.precision - self.places:
+            # Same limit on both databases: NUMERIC(p, s) on PostgreSQL, int64 on SQLite.
+            raise ValueError(f"{value} has more than {self.precision - self.places} integer digits")
         if dialect.name == "sqlite":
             return int(exact.scaleb(self.places))
         return exact
@@ -70,7 +73,7 @@ def Quantity() -> ScaledDecimal:  # noqa: N802
 
 
 def UnitCost() -> ScaledDecimal:  # noqa: N802
-    return ScaledDecimal(6, 20)
+    return ScaledDecimal(6, 18)  # 10^18 still fits SQLite's signed 64-bit integer
 
 
 def Rate() -> ScaledDecimal:  # noqa: N802

@@ -29,7 +29,7 @@ class Direction(StrEnum):
 
 def level_of(code: str) -> int:
     """1 for a top-level code, 2 for its first sub-level, ...; raises for a malformed code."""
-    if not code.isdigit() or len(code) not in LEVEL_LENGTHS:
+    if not (code.isascii() and code.isdigit()) or len(code) not in LEVEL_LENGTHS:
         raise AccountCodeInvalid(account=code, parent="")
     return LEVEL_LENGTHS.index(len(code)) + 1
 
@@ -52,6 +52,6 @@ def ancestors_of(code: str) -> list[str]:
 
 def ensure_child_code(parent: str, child: str) -> None:
     """A child's code is its parent's code plus two digits (100201 under 1002)."""
-    ok = child.isdigit() and len(child) in LEVEL_LENGTHS and parent_code_of(child) == parent
+    ok = child.isascii() and child.isdigit() and len(child) in LEVEL_LENGTHS and parent_code_of(child) == parent
     if not ok:
         raise AccountCodeInvalid(account=child, parent=parent)

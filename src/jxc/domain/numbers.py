@@ -6,6 +6,7 @@ nothing here ever calls round() on an amount.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 Money = Decimal  # yuan, 2 places
@@ -21,10 +22,13 @@ UNIT_COST_STEP = Decimal("0.000001")
 MONEY_PLACES = 2
 QTY_PLACES = 4
 UNIT_COST_PLACES = 6
+RATE_PLACES = 4
 
 # The largest amount a column holds: NUMERIC(18, 2) on PostgreSQL, a scaled
 # 64-bit integer on SQLite. 16 integer digits covers any SME's books.
 MAX_MONEY = Decimal("9999999999999999.99")
+MAX_QTY = Decimal("99999999999999.9999")  # NUMERIC(18, 4)
+MAX_RATE = Decimal("9999.9999")  # NUMERIC(8, 4)
 
 
 def money(x: Decimal | str | int) -> Money:
@@ -42,32 +46,44 @@ def unit_cost(x: Decimal | str | int) -> UnitCost:
     return Decimal(x).quantize(UNIT_COST_STEP, rounding=ROUND_HALF_UP)
 
 
+# A plain number as people type it: optional sign, digits (optionally grouped by commas in
+# threes), optional fraction. No exponent, no underscores, no non-ASCII digits: Decimal()
+# accepts all of those, and "1,5" read as 15 would be a tenfold error on an amount.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)?(?:\.\d+)?", re.ASCII)
+
+
 def parse_decimal(text: object) -> Decimal | None:
     """Parse user or file input into a finite Decimal, or None when it is not one.
 
-    Accepts str and int (and Decimal); refuses float outright, because a float
-    has already lost the value the user typed. Thousands separators are
-    accepted ("1,234.50"); anything else that is not a plain number is refused.
+    Accepts str and int (and finite Decimal); refuses float outright, because a
+    float has already lost the value the user typed. Text must be a plain number;
+    thousands separators are accepted only as groups of three ("1,234.50").
     """
-    if isinstance(text, (bool, float)):
+    if isinstance(text, bool | float):
         return None
     if isinstance(text, Decimal):
-        value = text
-    elif isinstance(text, int):
-        value = Decimal(text)
-    elif isinstance(text, str):
-        cleaned = text.strip().replace(",", "")
-        if not cleaned or cleaned.lower() in {"nan", "inf", "-inf", "+inf", "infinity", "-infinity"}:
-            return None
-        try:
-            value = Decimal(cleaned)
-        except InvalidOperation:
-            return None
-    else:
+        return text if text.is_finite() else None
+    if isinstance(text, int):
+        return Decimal(text)
+    if not isinstance(text, str):
         return None
-    if not value.is_finite():
+    cleaned = text.strip()
+    if not cleaned or not any(ch.isdigit() for ch in cleaned) or not _PLAIN_NUMBER.fullmatch(cleaned):
         return None
-    return value
+    try:
+        return Decimal(cleaned.replace(",", ""))
+    except InvalidOperation:
+        return None
+
+
+def fits(value: Decimal, places_allowed: int, max_abs: Decimal) -> str | None:
+    """Why `value` cannot be stored at `places_allowed` decimals up to `max_abs`, as a message
+    code (input.too_many_places / input.too_large), or None when it fits."""
+    if places(value) > places_allowed:
+        return "input.too_many_places"
+    if abs(value) > max_abs:
+        return "input.too_large"
+    return None
 
 
 def places(value: Decimal) -> int:

@@ -25,7 +25,7 @@ from jxc.domain.errors import (
     UnbalancedVoucher,
     VoucherLineInvalid,
 )
-from jxc.domain.numbers import MAX_MONEY, MONEY_PLACES, ZERO, Money, money, places
+from jxc.domain.numbers import MAX_MONEY, MONEY_PLACES, ZERO, Money, fits, money
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +58,9 @@ def line_problems(index: int, line: VoucherLine) -> list[JxcError]:
         if not isinstance(amount, Decimal) or not amount.is_finite():
             problems.append(InvalidInput(field=f"lines[{index}].{field}", reason="input.not_decimal",
                                          value=str(amount)))
-        elif places(amount) > MONEY_PLACES:
-            problems.append(InvalidInput(field=f"lines[{index}].{field}", reason="input.too_many_places",
-                                         value=str(amount), places=MONEY_PLACES))
-        elif abs(amount) > MAX_MONEY:
-            problems.append(InvalidInput(field=f"lines[{index}].{field}", reason="input.too_large",
-                                         value=str(amount)))
+        elif problem := fits(amount, MONEY_PLACES, MAX_MONEY):
+            problems.append(InvalidInput(field=f"lines[{index}].{field}", reason=problem, value=str(amount),
+                                         places=MONEY_PLACES))
     if problems:
         return problems
     if (line.debit != ZERO) == (line.credit != ZERO):

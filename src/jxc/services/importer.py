@@ -1,9 +1,9 @@
 """`jxc import FILE.jsonl`: the interchange format of shared/INTERCHANGE.md.
 
-Two passes. First every line is parsed and shape-checked; then, if all lines
-parse, the records are applied in file order inside one transaction, each in
-a savepoint so a bad record is reported and the rest still checked against
-the real rules (the same service code as manual entry, no second validator).
+Two passes. First every line is parsed and shape-checked; then the records that
+parsed are applied in file order inside one transaction, each in a savepoint so a
+bad record is reported and the rest still checked against the real rules (the
+same service code as manual entry, no second validator).
 Any problem rolls the whole transaction back: nothing is imported until the
 whole file is valid.
 """
@@ -220,8 +220,8 @@ def import_records(db: Session, lines: Iterable[str], *, actor: Actor, audit: bo
                    progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Import JSON Lines records all or nothing; returns the count per record type.
 
-    With `audit`, each voucher is also audited and posted, as its own entries in
-    the audit log. Raises ImportFailed listing every bad line (file line numbers),
+    With `audit`, each voucher is also audited and posted as it is created, one
+    audit-log entry per voucher. Raises ImportFailed listing every bad line (file line numbers),
     PermissionDenied before reading anything the user may not write.
     """
     parsed: list[tuple[int, _Record]] = []
@@ -233,8 +233,6 @@ def import_records(db: Session, lines: Iterable[str], *, actor: Actor, audit: bo
             parsed.append((n, parse_record(text)))
         except JxcError as exc:
             problems.append(RecordError(n, exc))
-    if problems:
-        raise ImportFailed(problems)
     counts = Counter(getattr(rec, "type", "") for _, rec in parsed)
     for permission in _permissions_for(counts, audit):
         require(actor, permission)
@@ -249,5 +247,6 @@ def import_records(db: Session, lines: Iterable[str], *, actor: Actor, audit: bo
             if progress:
                 progress(done, len(parsed))
         if problems:
-            raise ImportFailed(problems)
+            # Lines that did not parse and records the rules refused, in file order, in one report.
+            raise ImportFailed(sorted(problems, key=lambda e: int(e.params["line"])))
     return dict(counts)

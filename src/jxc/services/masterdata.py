@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from jxc.db.models import Partner, Product, Warehouse
 from jxc.domain import permissions as perm
 from jxc.domain.errors import DuplicateCode, InvalidInput
+from jxc.domain.numbers import MAX_MONEY, MAX_QTY, MAX_RATE, MONEY_PLACES, QTY_PLACES, RATE_PLACES, fits
 from jxc.domain.permissions import Actor, require
 from jxc.services.common import append_audit
 
@@ -51,6 +52,16 @@ class ProductIn:
     max_qty: Decimal | None = None
 
 
+def _ensure_fits(field: str, value: Decimal | None, places_allowed: int, max_abs: Decimal) -> None:
+    if value is None:
+        return
+    problem = fits(value, places_allowed, max_abs)
+    if problem:
+        raise InvalidInput(field=field, reason=problem, value=str(value), places=places_allowed)
+    if value < 0:
+        raise InvalidInput(field=field, reason="input.negative", value=str(value))
+
+
 def _code_and_name(code: str, name: str) -> tuple[str, str]:
     code, name = code.strip(), name.strip()
     if not code or len(code) > 40:
@@ -64,8 +75,7 @@ def add_partner_row(db: Session, data: PartnerIn, actor: Actor) -> Partner:
     code, name = _code_and_name(data.code, data.name)
     if data.kind not in PARTNER_KINDS:
         raise InvalidInput(field="kind", reason="input.choice", value=data.kind, choices=", ".join(PARTNER_KINDS))
-    if data.credit_limit is not None and data.credit_limit < 0:
-        raise InvalidInput(field="credit_limit", reason="input.negative", value=str(data.credit_limit))
+    _ensure_fits("credit_limit", data.credit_limit, MONEY_PLACES, MAX_MONEY)
     if db.execute(select(Partner.id).where(Partner.code == code)).first():
         raise DuplicateCode(entity="partner", code=code)
     row = Partner(code=code, name=name, kind=data.kind, credit_limit=data.credit_limit, active=True)
@@ -93,12 +103,11 @@ def add_product_row(db: Session, data: ProductIn, actor: Actor) -> Product:
     if data.costing_method not in COSTING_METHODS:
         raise InvalidInput(field="costing_method", reason="input.choice", value=data.costing_method,
                            choices=", ".join(COSTING_METHODS))
+    _ensure_fits("tax_rate", data.tax_rate, RATE_PLACES, MAX_RATE)
     if not (Decimal(0) <= data.tax_rate < Decimal(1)):
         raise InvalidInput(field="tax_rate", reason="input.rate_range", value=str(data.tax_rate))
     for field in ("min_qty", "max_qty"):
-        value = getattr(data, field)
-        if value is not None and value < 0:
-            raise InvalidInput(field=field, reason="input.negative", value=str(value))
+        _ensure_fits(field, getattr(data, field), QTY_PLACES, MAX_QTY)
     if data.min_qty is not None and data.max_qty is not None and data.min_qty > data.max_qty:
         raise InvalidInput(field="max_qty", reason="input.min_above_max", value=str(data.max_qty))
     if db.execute(select(Product.id).where(Product.code == code)).first():

@@ -20,7 +20,7 @@ from jxc.domain.errors import (
     PartnerRequired,
     PartnerUnknown,
 )
-from jxc.domain.numbers import MAX_MONEY, MONEY_PLACES, ZERO, places
+from jxc.domain.numbers import MAX_MONEY, MONEY_PLACES, ZERO, fits
 from jxc.domain.permissions import Actor, require
 from jxc.services.common import append_audit
 
@@ -52,10 +52,9 @@ def set_opening_row(db: Session, data: OpeningIn, actor: Actor) -> None:
         value = getattr(data, field)
         if value < 0:
             raise InvalidInput(field=field, reason="input.negative", value=str(value))
-        if places(value) > MONEY_PLACES:
-            raise InvalidInput(field=field, reason="input.too_many_places", value=str(value), places=MONEY_PLACES)
-        if value > MAX_MONEY:
-            raise InvalidInput(field=field, reason="input.too_large", value=str(value))
+        problem = fits(value, MONEY_PLACES, MAX_MONEY)
+        if problem:
+            raise InvalidInput(field=field, reason=problem, value=str(value), places=MONEY_PLACES)
     acct = db.execute(select(Account).where(Account.code == data.account_code)).scalar_one_or_none()
     if acct is None:
         raise AccountUnknown(account=data.account_code)
