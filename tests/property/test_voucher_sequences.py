@@ -173,14 +173,14 @@ def snapshot(db) -> dict[str, object]:
                   for m in (Voucher, VoucherLine, AccountBalance, PartnerBalance, AuditLog, VoucherSequence)}
         return {
             "counts": counts,
-            "statuses": dict(db.execute(select(Voucher.id, Voucher.status)).tuples().all()),
+            "statuses": dict(db.execute(select(Voucher.id, Voucher.status)).all()),
             "sequences": sorted(db.execute(select(VoucherSequence.period_id, VoucherSequence.word,
-                                                  VoucherSequence.last_number)).tuples().all()),
+                                                  VoucherSequence.last_number)).all()),
             "account_balance": sorted(db.execute(select(AccountBalance.period_id, AccountBalance.account_id,
-                                                        AccountBalance.debit, AccountBalance.credit)).tuples().all()),
+                                                        AccountBalance.debit, AccountBalance.credit)).all()),
             "partner_balance": sorted(db.execute(select(PartnerBalance.period_id, PartnerBalance.account_id,
                                                         PartnerBalance.partner_id, PartnerBalance.debit,
-                                                        PartnerBalance.credit)).tuples().all()),
+                                                        PartnerBalance.credit)).all()),
             "audit_max": db.scalar(select(func.max(AuditLog.seq))),
         }
 
@@ -193,8 +193,8 @@ def books_as_stored(db) -> tuple[dict[Key, tuple[Decimal, Decimal]], dict[Key, t
     with db.begin():
         period = {p.id: f"{p.year:04d}-{p.month:02d}" for p in db.execute(select(Period.id, Period.year,
                                                                                  Period.month))}
-        code = dict(db.execute(select(Account.id, Account.code)).tuples().all())
-        partner = dict(db.execute(select(Partner.id, Partner.code)).tuples().all())
+        code = dict(db.execute(select(Account.id, Account.code)).all())
+        partner = dict(db.execute(select(Partner.id, Partner.code)).all())
         kept_acc = {(period[p], code[a]): (d, c) for p, a, d, c in db.execute(
             select(AccountBalance.period_id, AccountBalance.account_id, AccountBalance.debit,
                    AccountBalance.credit))}
@@ -337,7 +337,7 @@ def make_machine(db, admin):  # type: ignore[no-untyped-def]
             if self.savepoint is None:
                 return
             with db.begin():
-                stored = dict(db.execute(select(Voucher.id, Voucher.status)).tuples().all())
+                stored = dict(db.execute(select(Voucher.id, Voucher.status)).all())
             assert {k: v for k, v in stored.items() if k in self.status} == {
                 k: v.value for k, v in self.status.items()}
             assert set(self.status) <= set(stored)
@@ -378,3 +378,71 @@ def test_random_voucher_sequences_keep_the_books_whole(db, admin, backend_name):
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                HealthCheck.filter_too_much],
     ))
+
+
+# --- the machine's findings, pinned as plain examples -------------------------------------------
+
+def _voucher_in(db, admin, start: VoucherStatus) -> int:  # type: ignore[no-untyped-def]
+    data = vouchers.VoucherIn(date(2026, 3, 9), (LineIn("1002", D("88.00"), ZERO), LineIn("5001", ZERO, D("88.00"))))
+    ref = vouchers.create_voucher(db, data, actor=admin, advance_to=DRAFT if start is VOID else start)
+    if start is VOID:
+        vouchers.void_voucher(db, ref.id, actor=admin)
+    return ref.id
+
+
+@pytest.mark.parametrize("move", sorted(MOVES))
+@pytest.mark.parametrize("start", [DRAFT, AUDITED, POSTED, VOID], ids=str)
+def test_each_voucher_service_makes_only_its_own_move(db, admin, start, move):
+    """audit = draft->audited, unaudit = audited->draft, post = audited->posted,
+    unpost = posted->audited, void = draft->void; from any other status the service refuses."""
+    service, source, target = MOVES[move]
+    vid = _voucher_in(db, admin, start)
+    before = snapshot(db)
+    if start is source:
+        assert service(db, vid, actor=admin).status == target.value
+        return
+    with pytest.raises(InvalidTransition):
+        service(db, vid, actor=admin)
+    assert snapshot(db) == before
+
+
+def test_audit_permission_alone_cannot_unpost(db, admin):
+    """The manager role may audit but not post; 反过账 needs voucher.post."""
+    from jxc.services import users
+
+    users.add_user(db, "boss", "boss-pass-1", roles=["manager"], actor=admin)
+    boss = users.load_actor(db, "boss")
+    db.rollback()
+    vid = _voucher_in(db, admin, POSTED)
+    before = snapshot(db)
+    with pytest.raises(JxcError):
+        vouchers.audit_voucher(db, vid, actor=boss)
+    assert snapshot(db) == before
+    assert snapshot(db)["statuses"][vid] == "posted"
+
+
+MAX_LINE = D("9999999999999999.99")  # numbers.MAX_MONEY: the most a Money column holds
+
+
+def test_voucher_whose_total_exceeds_the_money_column_is_refused(db, admin):
+    """Each line is within MAX_MONEY, but the voucher total (Σdebit) is not: the same input error on
+    both backends, nothing written (not a driver overflow on PostgreSQL, not a silent accept on SQLite)."""
+    lines = (LineIn("1002", MAX_LINE, ZERO), LineIn("1001", MAX_LINE, ZERO),
+             LineIn("5001", ZERO, MAX_LINE), LineIn("5401", ZERO, MAX_LINE))
+    before = snapshot(db)
+    with pytest.raises(JxcError):
+        vouchers.create_voucher(db, vouchers.VoucherIn(date(2026, 1, 5), lines), actor=admin)
+    assert snapshot(db) == before
+
+
+def test_posting_that_would_overflow_a_balance_is_refused(db, admin):
+    """Two postings of 6e15 to one account in one period would put 1.2e16 in account_balance,
+    more than the column holds: the second posting must be refused as a JxcError, changing nothing."""
+    half = D("6000000000000000.00")
+    data = vouchers.VoucherIn(date(2026, 1, 5), (LineIn("1002", half, ZERO), LineIn("5001", ZERO, half)))
+    vouchers.create_voucher(db, data, actor=admin, advance_to=POSTED)
+    second = vouchers.create_voucher(db, data, actor=admin, advance_to=AUDITED)
+    before = snapshot(db)
+    with pytest.raises(JxcError):
+        vouchers.post_voucher(db, second.id, actor=admin)
+    assert snapshot(db) == before

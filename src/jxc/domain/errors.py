@@ -163,3 +163,7 @@ class RecordError(DomainError, code="import.record"):
 
 class ImportFailed(BatchInvalid, code="import.failed"):
     """The file has problems; nothing was imported. `errors` are RecordErrors in file order."""
+
+
+class LedgerOverflow(DomainError, code="ledger.overflow"):
+    """A balance would leave the range an amount column holds. params: limit."""

@@ -110,7 +110,9 @@ def check_voucher(
     if shape_ok and len(lines) >= 2:
         debit = sum((ln.debit for ln in lines), ZERO)
         credit = sum((ln.credit for ln in lines), ZERO)
-        if debit != credit:
+        if abs(debit) > MAX_MONEY or abs(credit) > MAX_MONEY:
+            problems.append(InvalidInput(field="total", reason="input.too_large", value=str(max(debit, credit))))
+        elif debit != credit:
             problems.append(UnbalancedVoucher(debit=money(debit), credit=money(credit),
                                               difference=money(debit - credit)))
     if problems:

@@ -12,15 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from jxc.db.models import Account, AuditHead, AuditLog, Company, Partner, Period
 from jxc.domain.auditchain import GENESIS, canonical_json, entry_hash
-from jxc.domain.errors import BookMissing, PeriodMissing
+from jxc.domain.errors import BookMissing, LedgerOverflow, PeriodMissing
+from jxc.domain.numbers import MAX_MONEY
 from jxc.domain.periods import ensure_open
 from jxc.domain.permissions import Actor
 from jxc.domain.voucher import AccountFacts
@@ -142,12 +145,15 @@ _UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
 def upsert_add(db: DB, table: Table, keys: Sequence[str], rows: list[dict[str, Any]],
-               add: Sequence[str]) -> None:
+               add: Sequence[str], *, max_abs: Decimal = MAX_MONEY) -> None:
     """INSERT rows, or add their `add` columns to the existing row with the same keys.
 
     ON CONFLICT DO UPDATE exists on SQLite, PostgreSQL and the PostgreSQL-compatible
     distributed engines, so this one statement is the portable path. Rows are
     sorted by key so concurrent writers lock balance rows in the same order.
+    The sums are made by the database, so the column's range is checked on the
+    returned totals: PostgreSQL refuses an overflow itself, SQLite would store it.
+    Raises LedgerOverflow either way.
     """
     if not rows:
         return
@@ -158,10 +164,16 @@ def upsert_add(db: DB, table: Table, keys: Sequence[str], rows: list[dict[str, A
     stmt = _UPSERTS.get(cache_key)
     if stmt is None:
         ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
-        stmt = ins.on_conflict_do_update(index_elements=list(keys),
-                                         set_={c: table.c[c] + ins.excluded[c] for c in add})
+        stmt = ins.on_conflict_do_update(
+            index_elements=list(keys), set_={c: table.c[c] + ins.excluded[c] for c in add}
+        ).returning(*(table.c[c] for c in add))
         _UPSERTS[cache_key] = stmt
-    conn.execute(stmt, rows)
+    try:
+        totals = conn.execute(stmt, rows).all()
+    except DataError as exc:
+        raise LedgerOverflow(limit=max_abs) from exc
+    if any(abs(v) > max_abs for row in totals for v in row):
+        raise LedgerOverflow(limit=max_abs)
 
 
 _HEAD_LOCK = select(AUDIT_HEAD.c.seq, AUDIT_HEAD.c.hash).where(AUDIT_HEAD.c.id == 1).with_for_update()

@@ -42,7 +42,7 @@ from jxc.domain.errors import (
 from jxc.domain.numbers import ZERO
 from jxc.domain.periods import parse_period_label
 from jxc.domain.permissions import Actor, require
-from jxc.domain.status import VoucherStatus, ensure_voucher_transition
+from jxc.domain.status import VoucherAction, VoucherStatus, voucher_action_target
 from jxc.domain.voucher import VoucherLine as LineIn
 from jxc.domain.voucher import check_voucher, voucher_label
 from jxc.services.common import (
@@ -238,20 +238,13 @@ def _stored_postings(db: DB, voucher_id: int) -> list[_Posting]:
             for r in conn_of(db).execute(_VOUCHER_LINES, {"v": voucher_id})]
 
 
-_ACTIONS = {
-    (VoucherStatus.DRAFT, VoucherStatus.AUDITED): "voucher.audit",
-    (VoucherStatus.AUDITED, VoucherStatus.DRAFT): "voucher.unaudit",
-    (VoucherStatus.AUDITED, VoucherStatus.POSTED): "voucher.post",
-    (VoucherStatus.POSTED, VoucherStatus.AUDITED): "voucher.unpost",
-    (VoucherStatus.DRAFT, VoucherStatus.VOID): "voucher.void",
-}
 
 
-def _move(db: DB, voucher_id: int, target: VoucherStatus, actor: Actor, *,
+def _move(db: DB, voucher_id: int, action: VoucherAction, actor: Actor, *,
           allow_generated: bool = False) -> VoucherRef:
-    """Move one voucher to `target`: lock it, check the period is open and the transition is
-    allowed, apply ledger effects, record who did it. Lock order: voucher, period, balances,
-    audit head."""
+    """Apply one lifecycle action to a voucher: lock it, check the period is open and the
+    voucher is in the status the action starts from, apply ledger effects, record who did it.
+    Lock order: voucher, period, balances, audit head."""
     conn = conn_of(db)
     v = conn.execute(_VOUCHER_LOCK, {"v": voucher_id}).one_or_none()
     if v is None:
@@ -261,7 +254,7 @@ def _move(db: DB, voucher_id: int, target: VoucherStatus, actor: Actor, *,
         raise VoucherGenerated(voucher=label)
     period = open_period_for(db, v.voucher_date)
     current = VoucherStatus(v.status)
-    ensure_voucher_transition(current, target, voucher=f"{period.label} {label}")
+    target = voucher_action_target(current, action, voucher=f"{period.label} {label}")
     rules = book_rules(db)
     audited_by, posted_by = v.audited_by, v.posted_by
     if target is VoucherStatus.AUDITED and current is VoucherStatus.DRAFT:
@@ -278,7 +271,7 @@ def _move(db: DB, voucher_id: int, target: VoucherStatus, actor: Actor, *,
         _apply_to_balances(db, period.id, _stored_postings(db, v.id), -1)
         posted_by = None
     conn.execute(_VOUCHER_SET, {"v": v.id, "s": target.value, "ab": audited_by, "pb": posted_by})
-    append_audit(db, actor, _ACTIONS[(current, target)], "voucher", v.id, {"period": period.label, "voucher": label})
+    append_audit(db, actor, f"voucher.{action.value}", "voucher", v.id, {"period": period.label, "voucher": label})
     return VoucherRef(v.id, period.label, label, target.value)
 
 
@@ -326,14 +319,14 @@ def audit_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """审核: draft -> audited. With the segregation setting on, the auditor must not be the preparer."""
     require(actor, perm.VOUCHER_AUDIT)
     with db.begin():
-        return _move(db.connection(), voucher_id, VoucherStatus.AUDITED, actor)
+        return _move(db.connection(), voucher_id, VoucherAction.AUDIT, actor)
 
 
 def unaudit_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """反审核: audited -> draft, while the period is open."""
     require(actor, perm.VOUCHER_AUDIT)
     with db.begin():
-        return _move(db.connection(), voucher_id, VoucherStatus.DRAFT, actor)
+        return _move(db.connection(), voucher_id, VoucherAction.UNAUDIT, actor)
 
 
 def post_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
@@ -341,21 +334,21 @@ def post_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     book requires balanced opening balances and fixes them (raises OpeningUnbalanced)."""
     require(actor, perm.VOUCHER_POST)
     with db.begin():
-        return _move(db.connection(), voucher_id, VoucherStatus.POSTED, actor)
+        return _move(db.connection(), voucher_id, VoucherAction.POST, actor)
 
 
 def unpost_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """反过账: posted -> audited; subtracts the lines from the period balances."""
     require(actor, perm.VOUCHER_POST)
     with db.begin():
-        return _move(db.connection(), voucher_id, VoucherStatus.AUDITED, actor)
+        return _move(db.connection(), voucher_id, VoucherAction.UNPOST, actor)
 
 
 def void_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """作废: draft -> void. The voucher keeps its number and never counts in the ledger."""
     require(actor, perm.VOUCHER_VOID)
     with db.begin():
-        return _move(db.connection(), voucher_id, VoucherStatus.VOID, actor)
+        return _move(db.connection(), voucher_id, VoucherAction.VOID, actor)
 
 
 def find_voucher_id(db: Session, period: str, label: str) -> int:
