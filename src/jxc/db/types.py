@@ -64,6 +64,12 @@ class ScaledDecimal(TypeDecorator[Decimal]):
         return self
 
 
+# The range of a money column as SQLite stores it (fen): used as a CHECK on tables whose
+# values the database sums itself (balances), where no bind-time check can see the sum.
+SQLITE_MONEY_RANGE_CHECK = ("debit BETWEEN -999999999999999999 AND 999999999999999999 "
+                            "AND credit BETWEEN -999999999999999999 AND 999999999999999999")
+
+
 def Money() -> ScaledDecimal:  # noqa: N802 (reads like a type in column declarations)
     return ScaledDecimal(2, 18)
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from jxc.db.models import Account, AuditHead, AuditLog, Company, Partner, Period
@@ -110,6 +109,26 @@ def open_period_for(db: DB, day: date) -> PeriodRef:
     return period
 
 
+_PERIOD_AND_RULES = (
+    select(*_PERIOD_COLS, COMPANY.c.voucher_word, COMPANY.c.require_distinct_auditor, COMPANY.c.opening_locked)
+    .select_from(PERIOD.join(COMPANY, COMPANY.c.id == 1))
+    .where(PERIOD.c.start_date <= bindparam("day"), PERIOD.c.end_date >= bindparam("day"))
+    .with_for_update(read=True, of=PERIOD)
+)
+
+
+def open_period_and_rules(db: DB, day: date) -> tuple[PeriodRef, BookRules]:
+    """open_period_for and book_rules in one round trip (the posting path needs both).
+    Only the period row is locked FOR SHARE; the company row is read, not locked."""
+    row = conn_of(db).execute(_PERIOD_AND_RULES, {"day": day}).one_or_none()
+    if row is None:
+        book_rules(db)  # raises BookMissing for an empty database
+        raise PeriodMissing(date=day.isoformat())
+    period = _period_ref(row)
+    ensure_open(period.status, period.label)
+    return period, BookRules(row.voucher_word, bool(row.require_distinct_auditor), bool(row.opening_locked))
+
+
 def period_by_label(db: Session, year: int, month: int) -> PeriodRef | None:
     row = db.execute(select(*_PERIOD_COLS).where(PERIOD.c.year == year, PERIOD.c.month == month)).one_or_none()
     return None if row is None else _period_ref(row)
@@ -141,39 +160,42 @@ def partner_ids(db: DB, codes: Iterable[str]) -> dict[str, int]:
     return {r.code: r.id for r in conn_of(db).execute(_PARTNER_IDS, {"codes": wanted})}
 
 
-_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+_UPSERTS: dict[tuple[str, str], Any] = {}
 
 
 def upsert_add(db: DB, table: Table, keys: Sequence[str], rows: list[dict[str, Any]],
-               add: Sequence[str], *, max_abs: Decimal = MAX_MONEY) -> None:
+               add: Sequence[str]) -> None:
     """INSERT rows, or add their `add` columns to the existing row with the same keys.
 
     ON CONFLICT DO UPDATE exists on SQLite, PostgreSQL and the PostgreSQL-compatible
     distributed engines, so this one statement is the portable path. Rows are
     sorted by key so concurrent writers lock balance rows in the same order.
-    The sums are made by the database, so the column's range is checked on the
-    returned totals: PostgreSQL refuses an overflow itself, SQLite would store it.
-    Raises LedgerOverflow either way.
+    The database makes the sums, so it also guards their range: NUMERIC(18, 2) on
+    PostgreSQL, a CHECK constraint on SQLite. Either refusal becomes LedgerOverflow.
     """
     if not rows:
         return
     rows = sorted(rows, key=lambda r: tuple(r[k] for k in keys))
     conn = conn_of(db)
-    dialect = conn.dialect.name
-    cache_key = (dialect, table.name, tuple(keys), tuple(add))
-    stmt = _UPSERTS.get(cache_key)
+    stmt = _UPSERTS.get((conn.dialect.name, table.name))
     if stmt is None:
-        ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
-        stmt = ins.on_conflict_do_update(
-            index_elements=list(keys), set_={c: table.c[c] + ins.excluded[c] for c in add}
-        ).returning(*(table.c[c] for c in add))
-        _UPSERTS[cache_key] = stmt
+        ins = dialect_insert(conn, table)
+        stmt = ins.on_conflict_do_update(index_elements=list(keys),
+                                         set_={c: table.c[c] + ins.excluded[c] for c in add})
+        _UPSERTS[(conn.dialect.name, table.name)] = stmt
     try:
-        totals = conn.execute(stmt, rows).all()
+        conn.execute(stmt, rows)
     except DataError as exc:
-        raise LedgerOverflow(limit=max_abs) from exc
-    if any(abs(v) > max_abs for row in totals for v in row):
-        raise LedgerOverflow(limit=max_abs)
+        raise LedgerOverflow(limit=MAX_MONEY) from exc
+    except IntegrityError as exc:
+        if f"ck_{table.name}_range" not in str(exc.orig):
+            raise
+        raise LedgerOverflow(limit=MAX_MONEY) from exc
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """INSERT with the ON CONFLICT clause of the connection's dialect (SQLite or PostgreSQL)."""
+    return (sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert)(table)
 
 
 _HEAD_LOCK = select(AUDIT_HEAD.c.seq, AUDIT_HEAD.c.hash).where(AUDIT_HEAD.c.id == 1).with_for_update()

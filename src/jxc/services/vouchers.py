@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from jxc.db.models import (
@@ -51,9 +50,9 @@ from jxc.services.common import (
     PeriodRef,
     account_facts,
     append_audit,
-    book_rules,
     conn_of,
-    open_period_for,
+    dialect_insert,
+    open_period_and_rules,
     partner_ids,
     period_by_label,
     upsert_add,
@@ -116,11 +115,12 @@ class VoucherView:
 
 _VOUCHER_INSERT = insert(VOUCHER).returning(VOUCHER.c.id)
 _LINE_INSERT = insert(LINE)
+# The voucher (locked) with its lines, one row per line: posting needs both, in one round trip.
 _VOUCHER_LOCK = (select(VOUCHER.c.id, VOUCHER.c.status, VOUCHER.c.voucher_date, VOUCHER.c.word, VOUCHER.c.number,
-                        VOUCHER.c.created_by, VOUCHER.c.audited_by, VOUCHER.c.posted_by, VOUCHER.c.source_type)
-                 .where(VOUCHER.c.id == bindparam("v")).with_for_update())
-_VOUCHER_LINES = select(LINE.c.account_id, LINE.c.partner_id, LINE.c.debit, LINE.c.credit).where(
-    LINE.c.voucher_id == bindparam("v"))
+                        VOUCHER.c.created_by, VOUCHER.c.audited_by, VOUCHER.c.posted_by, VOUCHER.c.source_type,
+                        LINE.c.account_id, LINE.c.partner_id, LINE.c.debit, LINE.c.credit)
+                 .join(LINE, LINE.c.voucher_id == VOUCHER.c.id)
+                 .where(VOUCHER.c.id == bindparam("v")).with_for_update(of=VOUCHER))
 _OPENING_TOTALS = select(func.coalesce(func.sum(OpeningBalance.debit), 0),
                          func.coalesce(func.sum(OpeningBalance.credit), 0))
 _VOUCHER_SET = update(VOUCHER).where(VOUCHER.c.id == bindparam("v")).values(
@@ -139,7 +139,7 @@ def _next_number(db: DB, period_id: int, word: str) -> int:
     conn = conn_of(db)
     stmt = _SEQ_NEXT.get(conn.dialect.name)
     if stmt is None:
-        ins = (sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert)(SEQUENCE)
+        ins = dialect_insert(conn, SEQUENCE)
         stmt = ins.on_conflict_do_update(
             index_elements=[SEQUENCE.c.period_id, SEQUENCE.c.word],
             set_={"last_number": SEQUENCE.c.last_number + 1},
@@ -158,8 +158,8 @@ class _Posting:
     credit: Decimal
 
 
-def _insert_voucher(db: DB, data: VoucherIn, actor: Actor, rules: BookRules, status: VoucherStatus,
-                    expected_label: str | None = None) -> tuple[VoucherRef, PeriodRef, list[_Posting]]:
+def _insert_voucher(db: DB, data: VoucherIn, actor: Actor, status: VoucherStatus,
+                    expected_label: str | None = None) -> tuple[VoucherRef, PeriodRef, BookRules, list[_Posting]]:
     if len(data.memo) > 200:
         raise InvalidInput(field="memo", reason="input.too_long", max=200)
     for i, ln in enumerate(data.lines, start=1):
@@ -168,7 +168,7 @@ def _insert_voucher(db: DB, data: VoucherIn, actor: Actor, rules: BookRules, sta
     facts = account_facts(db, (ln.account_code for ln in data.lines))
     partners = partner_ids(db, (ln.partner_code or "" for ln in data.lines))
     check_voucher(data.lines, {c: f for c, (_, f) in facts.items()}, partners)
-    period = open_period_for(db, data.voucher_date)
+    period, rules = open_period_and_rules(db, data.voucher_date)
     word = rules.voucher_word
     number = _next_number(db, period.id, word)
     label = voucher_label(word, number)
@@ -193,7 +193,7 @@ def _insert_voucher(db: DB, data: VoucherIn, actor: Actor, rules: BookRules, sta
          "period_id": period.id}
         for i, (p, ln) in enumerate(zip(postings, data.lines, strict=True), start=1)
     ])
-    return VoucherRef(voucher_id, period.label, label, status.value), period, postings
+    return VoucherRef(voucher_id, period.label, label, status.value), period, rules, postings
 
 
 def _ensure_opening_locked(db: DB, rules: BookRules) -> None:
@@ -233,29 +233,23 @@ def _apply_to_balances(db: DB, period_id: int, postings: list[_Posting], sign: i
                  "credit": sign * c} for (a, p), (d, c) in by_partner.items()], ("debit", "credit"))
 
 
-def _stored_postings(db: DB, voucher_id: int) -> list[_Posting]:
-    return [_Posting(r.account_id, r.partner_id, r.debit, r.credit)
-            for r in conn_of(db).execute(_VOUCHER_LINES, {"v": voucher_id})]
-
-
-
-
 def _move(db: DB, voucher_id: int, action: VoucherAction, actor: Actor, *,
           allow_generated: bool = False) -> VoucherRef:
     """Apply one lifecycle action to a voucher: lock it, check the period is open and the
     voucher is in the status the action starts from, apply ledger effects, record who did it.
     Lock order: voucher, period, balances, audit head."""
     conn = conn_of(db)
-    v = conn.execute(_VOUCHER_LOCK, {"v": voucher_id}).one_or_none()
-    if v is None:
+    rows = conn.execute(_VOUCHER_LOCK, {"v": voucher_id}).all()
+    if not rows:
         raise NotFound(entity="voucher", key=voucher_id)
+    v = rows[0]
+    postings = [_Posting(r.account_id, r.partner_id, r.debit, r.credit) for r in rows]
     label = voucher_label(v.word, v.number)
     if v.source_type is not None and not allow_generated:
         raise VoucherGenerated(voucher=label)
-    period = open_period_for(db, v.voucher_date)
+    period, rules = open_period_and_rules(db, v.voucher_date)
     current = VoucherStatus(v.status)
     target = voucher_action_target(current, action, voucher=f"{period.label} {label}")
-    rules = book_rules(db)
     audited_by, posted_by = v.audited_by, v.posted_by
     if target is VoucherStatus.AUDITED and current is VoucherStatus.DRAFT:
         if v.created_by == actor.id and rules.require_distinct_auditor:
@@ -265,10 +259,10 @@ def _move(db: DB, voucher_id: int, action: VoucherAction, actor: Actor, *,
         audited_by = None
     elif target is VoucherStatus.POSTED:
         _ensure_opening_locked(db, rules)
-        _apply_to_balances(db, period.id, _stored_postings(db, v.id), 1)
+        _apply_to_balances(db, period.id, postings, 1)
         posted_by = actor.id
     elif current is VoucherStatus.POSTED:
-        _apply_to_balances(db, period.id, _stored_postings(db, v.id), -1)
+        _apply_to_balances(db, period.id, postings, -1)
         posted_by = None
     conn.execute(_VOUCHER_SET, {"v": v.id, "s": target.value, "ab": audited_by, "pb": posted_by})
     append_audit(db, actor, f"voucher.{action.value}", "voucher", v.id, {"period": period.label, "voucher": label})
@@ -287,8 +281,7 @@ def enter_voucher(db: DB, data: VoucherIn, actor: Actor, advance_to: VoucherStat
     """Create a voucher already at `advance_to` (draft, audited or posted) in one step, with the
     same rules as walking it there: segregation of duties, 期初 check, balances on posting.
     One audit-log entry records the whole user action (no transaction of its own)."""
-    rules = book_rules(db)
-    ref, period, postings = _insert_voucher(db, data, actor, rules, advance_to, expected_label)
+    ref, period, rules, postings = _insert_voucher(db, data, actor, advance_to, expected_label)
     if advance_to is not VoucherStatus.DRAFT and rules.require_distinct_auditor:
         raise SameUserAudit(voucher=ref.label, user=actor.username)  # the caller's rollback undoes the insert
     if advance_to is VoucherStatus.POSTED:

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from jxc.db.base import Base
-from jxc.db.types import Money
+from jxc.db.types import SQLITE_MONEY_RANGE_CHECK, Money
 
 
 class Account(Base):
@@ -101,6 +101,7 @@ class AccountBalance(Base):
     """Posted debit and credit totals per leaf account and period, kept as vouchers post."""
 
     __tablename__ = "account_balance"
+    __table_args__ = (CheckConstraint(SQLITE_MONEY_RANGE_CHECK, name="range").ddl_if(dialect="sqlite"),)
     period_id: Mapped[int] = mapped_column(ForeignKey("period.id"), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), primary_key=True)
     debit: Mapped[Decimal] = mapped_column(Money())
@@ -111,6 +112,7 @@ class PartnerBalance(Base):
     """The same per partner, for accounts with partner sub-ledgers (辅助核算)."""
 
     __tablename__ = "partner_balance"
+    __table_args__ = (CheckConstraint(SQLITE_MONEY_RANGE_CHECK, name="range").ddl_if(dialect="sqlite"),)
     period_id: Mapped[int] = mapped_column(ForeignKey("period.id"), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), primary_key=True)
