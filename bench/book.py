@@ -4,8 +4,8 @@ A report benchmark is only meaningful on a book the services themselves could ha
 produced: numbering, balance tables and the audit chain all as in production. So a
 book is built with `create_voucher(..., advance_to=POSTED)` (one transaction per
 voucher, as a clerk would) or with the importer (`jxc import --audit`), then
-`verify` must pass before the file is cached. At ~200 vouchers/s a 1,000,000-line
-book takes about half an hour once; later runs reuse bench/out/books/*.db.
+`verify` must pass before the file is cached. The 1,000,000-line book (349,377 vouchers)
+took 7 minutes at ~820 vouchers/s; later runs reuse bench/out/books/*.db.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from bench import generate
 from jxc.db import migrate
+from jxc.db.base import Base
 from jxc.db.models import Voucher, VoucherLine
 from jxc.db.session import make_engine, session_factory
 from jxc.domain.permissions import Actor
@@ -193,6 +194,43 @@ def cached_sqlite_book(lines: int, seed: int = generate.DEFAULT_SEED,
     info = BuildInfo(**{**asdict(info), "path": str(path)})
     meta.write_text(json.dumps(asdict(info), indent=2))
     return path, info
+
+
+def copy_book(src: Engine, dst: Engine, *, chunk: int = 20_000) -> dict[str, int]:
+    """Copy every table of a verified book into an empty database of another backend (PostgreSQL).
+
+    Building 1,000,000 lines through the services on PostgreSQL would take far longer than
+    on SQLite; a row-for-row copy of the service-built book gives the same books (ids,
+    numbers, audit chain), and `verify` re-proves them on the target. The schema comes from
+    the migrations; values travel through the models' column types, so amounts stay exact.
+    Returns rows copied per table.
+    """
+    migrate.upgrade(dst)
+    in_source = set(inspect(src).get_table_names()) - {"alembic_version"}
+    tables = [t for t in Base.metadata.sorted_tables if t.name in in_source]
+    missing = in_source - {t.name for t in tables}
+    if missing:
+        raise RuntimeError(f"tables without a model, cannot copy exactly: {sorted(missing)}")
+    copied: dict[str, int] = {}
+    with src.connect() as reader, dst.begin() as writer:
+        for table in tables:
+            n = 0
+            result = reader.execution_options(yield_per=chunk).execute(
+                select(table).order_by(*table.primary_key.columns))
+            for part in result.partitions():
+                writer.execute(insert(table), [dict(r._mapping) for r in part])
+                n += len(part)
+            copied[table.name] = n
+        if dst.dialect.name == "postgresql":
+            for table in tables:
+                if "id" in table.c and table.c.id.primary_key:
+                    writer.execute(text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(SELECT COALESCE(MAX(id), 1) FROM {table.name}))"))
+    if dst.dialect.name == "postgresql":
+        with dst.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))  # what autovacuum would do soon after a bulk load
+    return copied
 
 
 def main(argv: list[str] | None = None) -> int:

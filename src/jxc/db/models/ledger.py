@@ -73,7 +73,8 @@ class VoucherLine(Base):
         UniqueConstraint("voucher_id", "line_no"),
         CheckConstraint("(debit <> 0 AND credit = 0) OR (debit = 0 AND credit <> 0)", name="one_side"),
         Index("ix_voucher_line_account_date", "account_id", "voucher_date", "voucher_id", "line_no"),
-        Index("ix_voucher_line_partner", "partner_id", "account_id", "voucher_date"),
+        # Same order as the detail ledger's keyset, so a partner's page stops after one page of rows.
+        Index("ix_voucher_line_partner", "partner_id", "account_id", "voucher_date", "voucher_id", "line_no"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     voucher_id: Mapped[int] = mapped_column(ForeignKey("voucher.id", ondelete="CASCADE"))

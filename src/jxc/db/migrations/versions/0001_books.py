@@ -256,7 +256,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('voucher_line', schema=None) as batch_op:
         batch_op.create_index('ix_voucher_line_account_date', ['account_id', 'voucher_date', 'voucher_id', 'line_no'], unique=False)
-        batch_op.create_index('ix_voucher_line_partner', ['partner_id', 'account_id', 'voucher_date'], unique=False)
+        batch_op.create_index('ix_voucher_line_partner', ['partner_id', 'account_id', 'voucher_date', 'voucher_id', 'line_no'], unique=False)
 
     # ### end Alembic commands ###
 
