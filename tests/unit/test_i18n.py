@@ -15,7 +15,7 @@ from jxc.domain import errors
 from jxc.domain.accounts import ensure_child_code
 from jxc.domain.periods import ensure_open, parse_period_label
 from jxc.domain.permissions import Actor, require
-from jxc.domain.status import VoucherStatus, ensure_voucher_transition
+from jxc.domain.status import VoucherAction, VoucherStatus, voucher_action_target
 from jxc.domain.voucher import AccountFacts, VoucherLine, check_voucher
 from jxc.i18n import LANGUAGES, catalog, current_language, describe, normalise, t
 
@@ -120,7 +120,7 @@ REPRESENTATIVE = {
     "code_invalid": raised(ensure_child_code, "1002", "100301"),
     "account_in_use": errors.AccountInUse(account="1002"),
     "account_exists": errors.AccountExists(account="100201"),
-    "transition": raised(ensure_voucher_transition, VoucherStatus.POSTED, VoucherStatus.VOID, voucher="2026-01 #1"),
+    "transition": raised(voucher_action_target, VoucherStatus.POSTED, VoucherAction.VOID, voucher="2026-01 #1"),
     "batch": raised(check_voucher, BAD_VOUCHER, FACTS, {}),
     "malformed": raised(check_voucher, (VoucherLine("1002", D("1.00"), Z),), FACTS, {}),
     "unbalanced": raised(check_voucher, (VoucherLine("1002", D("100.00"), Z), VoucherLine("1002", Z, D("99.99"))),

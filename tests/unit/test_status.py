@@ -1,4 +1,4 @@
-"""The voucher lifecycle as a transition table (jxc.domain.status): no database."""
+"""The voucher lifecycle as a table of named actions (jxc.domain.status): no database."""
 
 from __future__ import annotations
 
@@ -7,61 +7,64 @@ import itertools
 import pytest
 
 from jxc.domain.errors import InvalidTransition
-from jxc.domain.status import VOUCHER_TRANSITIONS, VoucherStatus, ensure_voucher_transition
+from jxc.domain.status import VOUCHER_ACTIONS, VOUCHER_TRANSITIONS, VoucherAction, VoucherStatus, voucher_action_target
 
 S = VoucherStatus
+A = VoucherAction
 
-ALLOWED = [
-    (S.DRAFT, S.AUDITED),  # 审核
-    (S.AUDITED, S.DRAFT),  # 反审核
-    (S.AUDITED, S.POSTED),  # 过账
-    (S.POSTED, S.AUDITED),  # 反过账
-    (S.DRAFT, S.VOID),  # 作废
-]
-REFUSED = [pair for pair in itertools.product(S, S) if pair not in ALLOWED]
+ALLOWED = {
+    (S.DRAFT, A.AUDIT): S.AUDITED,  # 审核
+    (S.AUDITED, A.UNAUDIT): S.DRAFT,  # 反审核
+    (S.AUDITED, A.POST): S.POSTED,  # 过账
+    (S.POSTED, A.UNPOST): S.AUDITED,  # 反过账
+    (S.DRAFT, A.VOID): S.VOID,  # 作废
+}
+REFUSED = [pair for pair in itertools.product(S, A) if pair not in ALLOWED]
 
 
 def test_the_table_is_exactly_the_documented_lifecycle():
-    assert set(ALLOWED) == VOUCHER_TRANSITIONS
+    assert {(src, act): dst for act, (src, dst) in VOUCHER_ACTIONS.items()} == ALLOWED
+    assert {(src, dst) for (src, _), dst in ALLOWED.items()} == VOUCHER_TRANSITIONS
 
 
-@pytest.mark.parametrize(("current", "target"), ALLOWED)
-def test_allowed(current, target):
-    assert ensure_voucher_transition(current, target, voucher="2026-01 记-0001") is None
+@pytest.mark.parametrize(("current", "action"), list(ALLOWED))
+def test_allowed(current, action):
+    assert voucher_action_target(current, action, voucher="2026-01 记-0001") is ALLOWED[(current, action)]
 
 
-@pytest.mark.parametrize(("current", "target"), REFUSED)
-def test_refused(current, target):
+@pytest.mark.parametrize(("current", "action"), REFUSED)
+def test_refused(current, action):
     with pytest.raises(InvalidTransition) as err:
-        ensure_voucher_transition(current, target, voucher="2026-01 记-0001")
-    assert err.value.params == {"document": "2026-01 记-0001", "current": current.value, "target": target.value}
+        voucher_action_target(current, action, voucher="2026-01 记-0001")
+    assert err.value.params["document"] == "2026-01 记-0001"
+    assert err.value.params["current"] == current.value
 
 
 @pytest.mark.parametrize(
-    ("current", "target"),
+    ("current", "action"),
     [
-        (S.DRAFT, S.POSTED),  # no skipping the audit
-        (S.POSTED, S.DRAFT),  # back one step at a time
-        (S.POSTED, S.VOID),  # a posted voucher is reversed, never voided
-        (S.AUDITED, S.VOID),
-        (S.VOID, S.DRAFT),  # void is terminal
-        (S.DRAFT, S.DRAFT),
+        (S.POSTED, A.AUDIT),  # auditing must not un-post, though both lead to "audited"
+        (S.DRAFT, A.UNPOST),  # un-posting must not audit a draft
+        (S.DRAFT, A.POST),  # no skipping the audit
+        (S.POSTED, A.VOID),  # a posted voucher is reversed, never voided
+        (S.AUDITED, A.VOID),
+        (S.VOID, A.UNAUDIT),  # void is terminal
     ],
 )
-def test_notable_refusals(current, target):
-    assert (current, target) in REFUSED
+def test_notable_refusals(current, action):
+    assert (current, action) in REFUSED
 
 
 def test_void_is_terminal():
-    assert not any(current is S.VOID for current, _ in VOUCHER_TRANSITIONS)
+    assert not any(src is S.VOID for src, _ in VOUCHER_ACTIONS.values())
 
 
 def test_plain_strings_are_accepted_like_the_stored_status():
-    ensure_voucher_transition("draft", "audited", voucher="x")  # type: ignore[arg-type]
+    assert voucher_action_target("draft", A.AUDIT, voucher="x") is S.AUDITED  # type: ignore[arg-type]
     with pytest.raises(InvalidTransition):
-        ensure_voucher_transition("posted", "void", voucher="x")  # type: ignore[arg-type]
+        voucher_action_target("posted", A.VOID, voucher="x")  # type: ignore[arg-type]
 
 
 def test_unknown_status_is_not_silently_allowed():
     with pytest.raises(ValueError):
-        ensure_voucher_transition("deleted", "draft", voucher="x")  # type: ignore[arg-type]
+        voucher_action_target("deleted", A.UNAUDIT, voucher="x")  # type: ignore[arg-type]

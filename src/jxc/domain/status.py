@@ -38,12 +38,6 @@ VOUCHER_ACTIONS: dict[VoucherAction, tuple[VoucherStatus, VoucherStatus]] = {
 VOUCHER_TRANSITIONS: frozenset[tuple[VoucherStatus, VoucherStatus]] = frozenset(VOUCHER_ACTIONS.values())
 
 
-def ensure_voucher_transition(current: VoucherStatus, target: VoucherStatus, *, voucher: str) -> None:
-    """Raise InvalidTransition unless a voucher may move from `current` to `target`."""
-    if (VoucherStatus(current), VoucherStatus(target)) not in VOUCHER_TRANSITIONS:
-        raise InvalidTransition(document=voucher, current=str(current), target=str(target))
-
-
 def voucher_action_target(current: VoucherStatus, action: VoucherAction, *, voucher: str) -> VoucherStatus:
     """The status `action` leads to from `current`; InvalidTransition unless `current` is the
     one status the action starts from."""
