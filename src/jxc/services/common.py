@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, false, insert, literal, select, true, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
@@ -138,26 +138,41 @@ def all_periods(db: Session) -> list[PeriodRef]:
     return [_period_ref(r) for r in db.execute(select(*_PERIOD_COLS).order_by(PERIOD.c.start_date))]
 
 
-_FACTS = select(ACCOUNT.c.id, ACCOUNT.c.code, ACCOUNT.c.is_leaf, ACCOUNT.c.active, ACCOUNT.c.partner_aux).where(
-    ACCOUNT.c.code.in_(bindparam("codes", expanding=True)))
-_PARTNER_IDS = select(PARTNER.c.id, PARTNER.c.code).where(PARTNER.c.code.in_(bindparam("codes", expanding=True)))
+_REFS: dict[tuple[int, int], Any] = {}
 
 
-def account_facts(db: DB, codes: Iterable[str]) -> dict[str, tuple[int, AccountFacts]]:
-    """Id and rule facts of the named accounts; unknown codes are simply absent."""
-    wanted = sorted(set(codes))
-    if not wanted:
-        return {}
-    rows = conn_of(db).execute(_FACTS, {"codes": wanted})
-    return {r.code: (r.id, AccountFacts(r.code, bool(r.is_leaf), bool(r.active), bool(r.partner_aux)))
-            for r in rows}
+def _refs_statement(accounts: int, partners: int) -> Any:
+    """Accounts and partners named by a voucher in one round trip, one statement per arity,
+    built once: an "expanding" IN would re-render its SQL on every call."""
+    stmt = _REFS.get((accounts, partners))
+    if stmt is None:
+        stmt = select(literal("a").label("kind"), ACCOUNT.c.id, ACCOUNT.c.code, ACCOUNT.c.is_leaf, ACCOUNT.c.active,
+                      ACCOUNT.c.partner_aux).where(ACCOUNT.c.code.in_([bindparam(f"a{i}") for i in range(accounts)]))
+        if partners:
+            stmt = union_all(stmt, select(
+                literal("p"), PARTNER.c.id, PARTNER.c.code, true(), PARTNER.c.active, false()
+            ).where(PARTNER.c.code.in_([bindparam(f"p{i}") for i in range(partners)])))
+        _REFS[(accounts, partners)] = stmt
+    return stmt
 
 
-def partner_ids(db: DB, codes: Iterable[str]) -> dict[str, int]:
-    wanted = sorted({c for c in codes if c})
-    if not wanted:
-        return {}
-    return {r.code: r.id for r in conn_of(db).execute(_PARTNER_IDS, {"codes": wanted})}
+def voucher_refs(db: DB, account_codes: Iterable[str], partner_codes: Iterable[str | None],
+                 ) -> tuple[dict[str, tuple[int, AccountFacts]], dict[str, int]]:
+    """Ids and rule facts of the named accounts, and ids of the named partners; unknown
+    codes are simply absent (check_voucher reports them)."""
+    accounts = sorted(set(account_codes))
+    partners = sorted({c for c in partner_codes if c})
+    facts: dict[str, tuple[int, AccountFacts]] = {}
+    ids: dict[str, int] = {}
+    if not accounts:
+        return facts, ids
+    params = {f"a{i}": c for i, c in enumerate(accounts)} | {f"p{i}": c for i, c in enumerate(partners)}
+    for r in conn_of(db).execute(_refs_statement(len(accounts), len(partners)), params):
+        if r.kind == "a":
+            facts[r.code] = (r.id, AccountFacts(r.code, bool(r.is_leaf), bool(r.active), bool(r.partner_aux)))
+        else:
+            ids[r.code] = r.id
+    return facts, ids
 
 
 _UPSERTS: dict[tuple[str, str], Any] = {}

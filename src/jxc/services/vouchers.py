@@ -48,15 +48,14 @@ from jxc.services.common import (
     DB,
     BookRules,
     PeriodRef,
-    account_facts,
     append_audit,
     conn_of,
     dialect_insert,
     open_period_and_rules,
-    partner_ids,
     period_by_label,
     upsert_add,
     utcnow,
+    voucher_refs,
 )
 
 VOUCHER = Voucher.__table__
@@ -165,8 +164,7 @@ def _insert_voucher(db: DB, data: VoucherIn, actor: Actor, status: VoucherStatus
     for i, ln in enumerate(data.lines, start=1):
         if len(ln.memo) > 200:
             raise InvalidInput(field=f"lines[{i}].memo", reason="input.too_long", max=200)
-    facts = account_facts(db, (ln.account_code for ln in data.lines))
-    partners = partner_ids(db, (ln.partner_code or "" for ln in data.lines))
+    facts, partners = voucher_refs(db, (ln.account_code for ln in data.lines), (ln.partner_code for ln in data.lines))
     check_voucher(data.lines, {c: f for c, (_, f) in facts.items()}, partners)
     period, rules = open_period_and_rules(db, data.voucher_date)
     word = rules.voucher_word
