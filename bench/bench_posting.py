@@ -2,7 +2,7 @@
 
 Two variants, because they answer different questions:
 (a) `create_voucher(..., advance_to=POSTED)`: what a clerk entering and posting a
-    voucher in one step costs (number, insert, audit, post, three audit-log entries);
+    voucher in one step costs (number, insert, audit, post, one audit-log entry);
 (b) `post_voucher(id)` on vouchers created and audited beforehand (untimed): what an
     accountant's batch 过账 costs per voucher.
 Each timed round posts `batch` vouchers; the rate is batch / seconds of the round.
@@ -12,9 +12,10 @@ Per-voucher latencies of all rounds are kept too, for the p50/p95 of a single ca
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,8 @@ from jxc.domain.permissions import Actor
 from jxc.domain.status import VoucherStatus
 from jxc.services import vouchers
 from jxc.services.vouchers import VoucherIn
+
+T = TypeVar("T")
 
 TARGET_RATE = 2000.0  # vouchers per second, SQLite, 2 cores
 
@@ -51,20 +54,19 @@ def _latency_extra(latencies: list[float], warm: list[float], batch: int) -> dic
             "warmup_rate": [batch / w for w in warm]}
 
 
-def bench_create_and_post(db: Session, actor: Actor, plan: PostingPlan, *, backend: str, seed: int,
-                          label: str = "post (a) create+audit+post") -> Result:
-    """Variant (a): each voucher created, audited and posted in one service call and transaction."""
-    source = _stream(seed, plan.total)
+def _timed_rounds(plan: PostingPlan, source: Iterator[VoucherIn], prepare: Callable[[list[VoucherIn]], list[T]],
+                  step: Callable[[T], object], *, label: str, backend: str) -> Result:
+    """Warm-up and timed rounds of `plan.batch` calls of `step`; `prepare` runs untimed per round."""
     latencies: list[float] = []
     warm: list[float] = []
     samples: list[float] = []
     cpu: list[float] = []
     for round_no in range(plan.warmup + plan.rounds):
-        batch = list(islice(source, plan.batch))
+        items = prepare(list(islice(source, plan.batch)))
         started, started_cpu = time.perf_counter(), time.process_time()
-        for v in batch:
+        for item in items:
             t0 = time.perf_counter()
-            vouchers.create_voucher(db, v, actor=actor, advance_to=VoucherStatus.POSTED)
+            step(item)
             if round_no >= plan.warmup:
                 latencies.append(time.perf_counter() - t0)
         elapsed, elapsed_cpu = time.perf_counter() - started, time.process_time() - started_cpu
@@ -75,33 +77,26 @@ def bench_create_and_post(db: Session, actor: Actor, plan: PostingPlan, *, backe
             cpu.append(elapsed_cpu)
     return Result(label, backend, "rate", Stats.of(samples), TARGET_RATE, plan.batch,
                   _latency_extra(latencies, warm, plan.batch), Stats.of(cpu))
+
+
+def bench_create_and_post(db: Session, actor: Actor, plan: PostingPlan, *, backend: str, seed: int,
+                          label: str = "post (a) create+audit+post") -> Result:
+    """Variant (a): each voucher created, audited and posted in one service call and transaction."""
+    return _timed_rounds(
+        plan, _stream(seed, plan.total), lambda batch: batch,
+        lambda v: vouchers.create_voucher(db, v, actor=actor, advance_to=VoucherStatus.POSTED),
+        label=label, backend=backend)
 
 
 def bench_post_only(db: Session, actor: Actor, plan: PostingPlan, *, backend: str, seed: int,
                     label: str = "post (b) post_voucher only") -> Result:
     """Variant (b): vouchers created and audited (untimed), then each posted in its own transaction."""
-    source = _stream(seed, plan.total)
-    latencies: list[float] = []
-    warm: list[float] = []
-    samples: list[float] = []
-    cpu: list[float] = []
-    for round_no in range(plan.warmup + plan.rounds):
-        ids = [vouchers.create_voucher(db, v, actor=actor, advance_to=VoucherStatus.AUDITED).id
-               for v in islice(source, plan.batch)]
-        started, started_cpu = time.perf_counter(), time.process_time()
-        for voucher_id in ids:
-            t0 = time.perf_counter()
-            vouchers.post_voucher(db, voucher_id, actor=actor)
-            if round_no >= plan.warmup:
-                latencies.append(time.perf_counter() - t0)
-        elapsed, elapsed_cpu = time.perf_counter() - started, time.process_time() - started_cpu
-        if round_no < plan.warmup:
-            warm.append(elapsed)
-        else:
-            samples.append(elapsed)
-            cpu.append(elapsed_cpu)
-    return Result(label, backend, "rate", Stats.of(samples), TARGET_RATE, plan.batch,
-                  _latency_extra(latencies, warm, plan.batch), Stats.of(cpu))
+    def prepare(batch: list[VoucherIn]) -> list[int]:
+        return [vouchers.create_voucher(db, v, actor=actor, advance_to=VoucherStatus.AUDITED).id for v in batch]
+
+    return _timed_rounds(plan, _stream(seed, plan.total), prepare,
+                         lambda voucher_id: vouchers.post_voucher(db, voucher_id, actor=actor),
+                         label=label, backend=backend)
 
 
 def run(engine_url: str, plan: PostingPlan, *, backend: str, variants: tuple[str, ...] = ("a", "b"),

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from jxc.db.models import (
     Account,
     AccountBalance,
-    Company,
     OpeningBalance,
     Partner,
     PartnerBalance,
@@ -45,6 +44,7 @@ from jxc.domain.status import VoucherAction, VoucherStatus, voucher_action_targe
 from jxc.domain.voucher import VoucherLine as LineIn
 from jxc.domain.voucher import check_voucher, voucher_label
 from jxc.services.common import (
+    COMPANY,
     DB,
     BookRules,
     PeriodRef,
@@ -63,7 +63,6 @@ LINE = VoucherLine.__table__
 SEQUENCE = VoucherSequence.__table__
 ACCOUNT_BALANCE = AccountBalance.__table__
 PARTNER_BALANCE = PartnerBalance.__table__
-COMPANY = Company.__table__
 
 
 @dataclass(frozen=True, slots=True)
