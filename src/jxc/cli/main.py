@@ -8,9 +8,9 @@ import os
 import sys
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -153,10 +153,11 @@ def init(
                 raise typer.Exit(2)
             admin_password = getpass.getpass(t("cli.password_prompt", c.lang) + ": ")
         engine = make_engine(c.db_url)
-        books.init_book(engine, books.BookSettings(company, start, admin, admin_password,
-                                                   require_distinct_auditor=distinct_auditor, language=language))
-        out.print(t("cli.init_done", c.lang, company=company, periods=12,
-                    accounts=len(books._data_rows(books.CHARTS["small_2013"])), admin=admin, db=c.db_url))
+        created = books.init_book(engine, books.BookSettings(company, start, admin, admin_password,
+                                                             require_distinct_auditor=distinct_auditor,
+                                                             language=language))
+        out.print(t("cli.init_done", c.lang, company=company, periods=created.periods, accounts=created.accounts,
+                    admin=admin, db=c.db_url))
 
 
 DEMO_PASSWORD = "demo1234"
@@ -244,7 +245,7 @@ def voucher_add(
                     status=t(f"status.{ref.status}", c.lang)))
 
 
-def _voucher_step(ref: str, service) -> None:  # type: ignore[no-untyped-def]
+def _voucher_step(ref: str, service: Callable[..., vouchers.VoucherRef]) -> None:
     c = ctx()
     with _errors():
         db = c.session()
@@ -579,7 +580,7 @@ def settings_show(fmt: Annotated[Format, typer.Option("--format")] = Format.tabl
 
 
 def vars_of(obj: object) -> dict[str, object]:
-    return {k: getattr(obj, k) for k in obj.__dataclass_fields__}  # type: ignore[attr-defined]
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}  # type: ignore[arg-type]
 
 
 @settings_app.command("set", help=H("help.settings_set"))

@@ -74,7 +74,13 @@ def add_fiscal_year(db: Session, year: int, first_month: int = 1) -> FiscalYear:
     return fy
 
 
-def init_book(engine: Engine, settings: BookSettings) -> None:
+@dataclass(frozen=True, slots=True)
+class BookCreated:
+    periods: int
+    accounts: int
+
+
+def init_book(engine: Engine, settings: BookSettings) -> BookCreated:
     """Create the schema (Alembic) and a new set of books in one transaction.
 
     The fiscal year is the twelve months from `start`. Raises BookExists if the
@@ -104,6 +110,7 @@ def init_book(engine: Engine, settings: BookSettings) -> None:
         admin = _new_user(db, settings.admin_username, settings.admin_password, "", ["admin"])
         append_audit(db, Actor(admin.id, admin.username, frozenset({ALL})), "book.init", "company", 1,
                      {"company": settings.company, "start": settings.start, "accounts": count})
+    return BookCreated(periods=12, accounts=count)
 
 
 @dataclass(frozen=True, slots=True)

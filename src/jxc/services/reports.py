@@ -7,8 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from jxc.db.models import (
@@ -134,7 +135,7 @@ def _period_movements(db: Session, scope: Scope) -> dict[int, Movement]:
     return {p: Movement(d, c) for p, d, c in db.execute(stmt)}
 
 
-def _posted_lines(scope: Scope):  # type: ignore[no-untyped-def]
+def _posted_lines(scope: Scope) -> Select[Any]:
     stmt = (select(LINE.c.voucher_date, LINE.c.voucher_id, LINE.c.line_no, LINE.c.period_id, LINE.c.debit,
                    LINE.c.credit, LINE.c.memo, Voucher.word, Voucher.number, Voucher.memo.label("voucher_memo"),
                    Account.code.label("account"), Partner.code.label("partner"))
