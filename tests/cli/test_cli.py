@@ -242,3 +242,18 @@ def test_demo_on_a_fresh_file(tmp_path):
     finally:
         engine.dispose()
     assert report.ok, [c for c in report.checks if not c.ok]
+
+
+def test_voucher_list_and_batch_audit_and_post(tmp_path):
+    url = f"sqlite:///{tmp_path / 'batch.db'}"
+    ok(run(url, "init", "--company", "Batch Co", "--start", "2026-01", "--admin-password", PASSWORD))
+    for day, amount in (("05", "10"), ("06", "20"), ("07", "30")):
+        ok(run(url, "voucher", "add", "--date", f"2026-05-{day}", "-d", f"1002={amount}", "-c", f"5001={amount}"))
+    listed = as_json(run(url, "voucher", "list", "--period", "2026-05", "--status", "draft", "--format", "json"))
+    assert [v["label"] for v in listed["vouchers"]] == ["记-0001", "记-0002", "记-0003"]
+    assert "3" in ok(run(url, "voucher", "audit", "--period", "2026-05"))
+    assert "3" in ok(run(url, "voucher", "post", "--period", "2026-05"))
+    posted = as_json(run(url, "voucher", "list", "--period", "2026-05", "--status", "posted", "--format", "json"))
+    assert [v["total"] for v in posted["vouchers"]] == ["10.00", "20.00", "30.00"]
+    assert "凭证" in refused(run(url, "voucher", "audit"))  # neither a voucher nor --period
+    assert as_json(run(url, "verify", "--format", "json"))["ok"] is True

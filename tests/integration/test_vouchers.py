@@ -225,3 +225,15 @@ def test_detail_ledger_pages_with_running_balance(db, admin):
     second = reports.detail_ledger(db, "1002", date_from=dt.date(2026, 1, 3), date_to=dt.date(2026, 1, 31),
                                    limit=2, cursor=first.next_cursor, actor=admin)
     assert [r.balance for r in second.rows] == [Decimal("15.00"), Decimal("21.00")]
+
+
+def test_list_vouchers_pages_by_number_and_filters_status(db, admin):
+    refs = [vouchers.create_voucher(db, cash_sale(f"2026-04-{d:02d}"), actor=admin) for d in range(1, 6)]
+    vouchers.audit_voucher(db, refs[1].id, actor=admin)
+    first = vouchers.list_vouchers(db, "2026-04", limit=2, actor=admin)
+    assert [v.label for v in first.vouchers] == ["记-0001", "记-0002"] and first.next_cursor == 2
+    rest = vouchers.list_vouchers(db, "2026-04", limit=10, after_number=first.next_cursor, actor=admin)
+    assert [v.label for v in rest.vouchers] == ["记-0003", "记-0004", "记-0005"] and rest.next_cursor is None
+    audited = vouchers.list_vouchers(db, "2026-04", status=VoucherStatus.AUDITED, actor=admin)
+    assert [v.id for v in audited.vouchers] == [refs[1].id]
+    assert audited.vouchers[0].created_by == "admin" and audited.vouchers[0].total == Decimal("100.00")

@@ -255,41 +255,75 @@ def _voucher_step(ref: str, service: Callable[..., vouchers.VoucherRef]) -> None
                     status=t(f"status.{done.status}", c.lang)))
 
 
-VoucherRefArg = Annotated[str, typer.Argument(help="voucher id, or YYYY-MM/WORD-0001")]
+VoucherRefArg = Annotated[str | None, typer.Argument(help="voucher id, or YYYY-MM/WORD-0001")]
+AllInPeriod = Annotated[str | None, typer.Option("--period", help="every voucher of this period (YYYY-MM) "
+                                                 "that the step applies to")]
+
+
+def _voucher_steps(ref: str | None, period: str | None, service: Callable[..., vouchers.VoucherRef],
+                   source: VoucherStatus) -> None:
+    """One voucher by reference, or 成批: every voucher of a period in `source` status, each in its own
+    transaction, so one refusal (say, segregation of duties) does not undo the others."""
+    c = ctx()
+    if ref is not None or period is None:
+        if ref is None:
+            err.print(describe(InvalidInput(field="voucher", reason="input.required"), c.lang))
+            raise typer.Exit(2)
+        _voucher_step(ref, service)
+        return
+    with _errors():
+        db = c.session()
+        actor = c.actor(db)
+        done, failed, after = 0, 0, None
+        while True:
+            page = vouchers.list_vouchers(db, period, status=source, after_number=after, limit=1000, actor=actor)
+            for v in page.vouchers:
+                try:
+                    service(db, v.id, actor=actor)
+                    done += 1
+                except JxcError as exc:
+                    failed += 1
+                    err.print(f"{page.period} {v.label}: {describe(exc, c.lang)}")
+            if page.next_cursor is None:
+                break
+            after = page.next_cursor
+        out.print(t("cli.batch_done", c.lang, done=done, failed=failed))
+    if failed:
+        raise typer.Exit(2)
 
 
 @voucher_app.command("audit", help=H("help.voucher_audit"))
-def voucher_audit(ref: VoucherRefArg) -> None:
+def voucher_audit(ref: VoucherRefArg = None, period: AllInPeriod = None) -> None:
     """Audit a draft voucher."""
-    _voucher_step(ref, vouchers.audit_voucher)
+    _voucher_steps(ref, period, vouchers.audit_voucher, VoucherStatus.DRAFT)
 
 
 @voucher_app.command("unaudit", help=H("help.voucher_unaudit"))
-def voucher_unaudit(ref: VoucherRefArg) -> None:
+def voucher_unaudit(ref: VoucherRefArg = None, period: AllInPeriod = None) -> None:
     """Return an audited voucher to draft."""
-    _voucher_step(ref, vouchers.unaudit_voucher)
+    _voucher_steps(ref, period, vouchers.unaudit_voucher, VoucherStatus.AUDITED)
 
 
 @voucher_app.command("post", help=H("help.voucher_post"))
-def voucher_post(ref: VoucherRefArg) -> None:
+def voucher_post(ref: VoucherRefArg = None, period: AllInPeriod = None) -> None:
     """Post an audited voucher to the ledger."""
-    _voucher_step(ref, vouchers.post_voucher)
+    _voucher_steps(ref, period, vouchers.post_voucher, VoucherStatus.AUDITED)
 
 
 @voucher_app.command("unpost", help=H("help.voucher_unpost"))
-def voucher_unpost(ref: VoucherRefArg) -> None:
+def voucher_unpost(ref: VoucherRefArg = None, period: AllInPeriod = None) -> None:
     """Take a posted voucher out of the ledger."""
-    _voucher_step(ref, vouchers.unpost_voucher)
+    _voucher_steps(ref, period, vouchers.unpost_voucher, VoucherStatus.POSTED)
 
 
 @voucher_app.command("void", help=H("help.voucher_void"))
-def voucher_void(ref: VoucherRefArg) -> None:
+def voucher_void(ref: VoucherRefArg = None, period: AllInPeriod = None) -> None:
     """Void a draft voucher (it keeps its number)."""
-    _voucher_step(ref, vouchers.void_voucher)
+    _voucher_steps(ref, period, vouchers.void_voucher, VoucherStatus.DRAFT)
 
 
 @voucher_app.command("show", help=H("help.voucher_show"))
-def voucher_show(ref: VoucherRefArg,
+def voucher_show(ref: Annotated[str, typer.Argument(help="voucher id, or YYYY-MM/WORD-0001")],
                  fmt: Annotated[Format, typer.Option("--format")] = Format.table) -> None:
     """Show one voucher."""
     c = ctx()
@@ -306,6 +340,29 @@ def voucher_show(ref: VoucherRefArg,
         table(title, [("col.memo", False), ("col.account", False), ("col.partner", False), ("col.debit", True),
                       ("col.credit", True)], rows, c.lang,
               footer=[t("col.total", c.lang), "", "", amount(v.total), amount(v.total)])
+
+
+@voucher_app.command("list", help=H("help.voucher_list"))
+def voucher_list(period: Annotated[str, typer.Option(help="YYYY-MM")],
+                 status: Annotated[VoucherStatus | None, typer.Option(help="draft, audited, posted, void")] = None,
+                 limit: Annotated[int, typer.Option(help="rows per page")] = 100,
+                 after: Annotated[int | None, typer.Option(help="continue after this voucher number")] = None,
+                 fmt: Annotated[Format, typer.Option("--format")] = Format.table) -> None:
+    """List the vouchers of a period in number order."""
+    c = ctx()
+    with _errors():
+        db = c.session()
+        page = vouchers.list_vouchers(db, period, status=status, limit=limit, after_number=after, actor=c.actor(db))
+        if fmt is Format.json:
+            print_json(page)
+            return
+        rows = [[v.label, v.voucher_date.isoformat(), v.memo, amount(v.total), t(f"status.{v.status}", c.lang),
+                 v.created_by] for v in page.vouchers]
+        table(t("title.voucher_list", c.lang, period=page.period),
+              [("col.voucher", False), ("col.date", False), ("col.memo", False), ("col.amount", True),
+               ("col.status", False), ("col.created_by", False)], rows, c.lang)
+        if page.next_cursor is not None:
+            out.print(t("cli.more_vouchers", c.lang, after=page.next_cursor))
 
 
 # --- import ----------------------------------------------------------------------------

@@ -383,3 +383,49 @@ def get_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherView:
             tuple(VoucherLineView(r.line_no, r.code, r.name, r.partner, r.debit, r.credit, r.memo)
                   for r in rows),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherSummary:
+    id: int
+    label: str
+    voucher_date: date
+    status: str
+    memo: str
+    total: Decimal
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherPage:
+    period: str
+    vouchers: list[VoucherSummary]
+    next_cursor: int | None  # the last number shown; pass it back for the next page
+
+
+def list_vouchers(db: Session, period: str, *, status: VoucherStatus | None = None, limit: int = 100,
+                  after_number: int | None = None, actor: Actor) -> VoucherPage:
+    """凭证序时簿: the vouchers of one period in number order, optionally of one status, one page at a
+    time (keyset on the number). Raises NotFound for an unknown period, InvalidInput for a bad limit."""
+    require(actor, perm.LEDGER_READ)
+    if not 1 <= limit <= 10_000:
+        raise InvalidInput(field="limit", reason="input.range", value=limit, min=1, max=10_000)
+    year, month = parse_period_label(period)
+    with db.begin():
+        ref = period_by_label(db, year, month)
+        if ref is None:
+            raise NotFound(entity="period", key=period)
+        stmt = (select(VOUCHER.c.id, VOUCHER.c.word, VOUCHER.c.number, VOUCHER.c.voucher_date, VOUCHER.c.status,
+                       VOUCHER.c.memo, VOUCHER.c.total, User.username)
+                .join(User, User.id == VOUCHER.c.created_by)
+                .where(VOUCHER.c.period_id == ref.id)
+                .order_by(VOUCHER.c.number).limit(limit + 1))
+        if status is not None:
+            stmt = stmt.where(VOUCHER.c.status == VoucherStatus(status).value)
+        if after_number is not None:
+            stmt = stmt.where(VOUCHER.c.number > after_number)
+        rows = db.execute(stmt).all()
+        shown = [VoucherSummary(r.id, voucher_label(r.word, r.number), r.voucher_date, r.status, r.memo, r.total,
+                                r.username) for r in rows[:limit]]
+        next_cursor = rows[limit - 1].number if len(rows) > limit else None
+        return VoucherPage(ref.label, shown, next_cursor)
