@@ -58,3 +58,26 @@ def test_parallel_posting_keeps_numbers_balances_and_chain(fresh_url):
         report = checks.verify(db, actor=admin)
         assert report.ok, [c for c in report.checks if not c.ok]
     engine.dispose()
+
+
+@pytest.mark.parametrize("fresh_url", ["sqlite"], indirect=True)
+def test_a_report_in_progress_does_not_hold_the_sqlite_write_lock(fresh_url):
+    """Readers start deferred (services.common.reading): a voucher posts while a report's
+    transaction is still open, and the open report keeps reading its own snapshot."""
+    import time
+
+    from jxc.services.common import reading
+
+    engine = make_book(fresh_url)
+    with Session(engine) as s:
+        admin = users.load_actor(s, "admin")
+    with Session(engine) as reader, Session(engine) as writer, reading(reader):
+        before = reports.trial_balance_data(reader, "2026-01").totals["debit"]
+        started = time.monotonic()
+        vouchers.create_voucher(writer, cash_sale("2026-01-09", "7.00"), actor=admin,
+                                advance_to=VoucherStatus.POSTED)
+        assert time.monotonic() - started < 5  # not queued behind the reader (busy timeout is 30 s)
+        assert reports.trial_balance_data(reader, "2026-01").totals["debit"] == before
+    with Session(engine) as s:
+        assert reports.trial_balance(s, "2026-01", actor=admin).totals["debit"] == Decimal("7.00")
+    engine.dispose()

@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///jxc.db"
+READ_ONLY = "jxc_read_only"  # execution option: this transaction only reads
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -31,12 +32,14 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that
-        # reads, then writes, can fail with SQLITE_BUSY instead of waiting its turn.
-        # WAL readers are not blocked by it.
+        # A writer starts with BEGIN IMMEDIATE, taking the write lock up front: a deferred
+        # transaction that reads, then writes, can fail with SQLITE_BUSY instead of waiting its
+        # turn. A reader (READ_ONLY option, see services.common.reading) starts deferred, so
+        # reports never queue behind or block writers; under WAL it reads one snapshot.
         # Straight to the driver: this runs once per transaction on the posting path, and the
         # full statement pipeline (events, logging, result set-up) costs more than SQLite does.
-        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.connection.dbapi_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | None = None, **kw: Any) -> Engine:

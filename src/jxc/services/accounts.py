@@ -12,7 +12,7 @@ from jxc.domain import permissions as perm
 from jxc.domain.accounts import ensure_child_code, level_of, parent_code_of
 from jxc.domain.errors import AccountExists, AccountInUse, AccountUnknown, InvalidInput
 from jxc.domain.permissions import Actor, require
-from jxc.services.common import append_audit
+from jxc.services.common import append_audit, reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,5 +90,5 @@ def set_account_active(db: Session, code: str, active: bool, *, actor: Actor) ->
 
 def list_accounts(db: Session, *, actor: Actor) -> list[AccountInfo]:
     require(actor, perm.LEDGER_READ)
-    with db.begin():
+    with reading(db):
         return [_info(a) for a in db.execute(select(Account).order_by(Account.code)).scalars()]

@@ -17,7 +17,7 @@ from jxc.domain.accounts import level_of, parent_code_of
 from jxc.domain.errors import BookExists, InvalidInput
 from jxc.domain.periods import fiscal_year_periods, parse_period_label
 from jxc.domain.permissions import ALL, Actor, require
-from jxc.services.common import all_periods, append_audit, company
+from jxc.services.common import all_periods, append_audit, company, reading
 from jxc.services.users import _new_user, seed_roles
 
 CHARTS = {"small_2013": "coa_small_2013.csv"}
@@ -136,7 +136,7 @@ def _view(c: Company) -> CompanyView:
 def get_settings(db: Session, *, actor: Actor) -> CompanyView:
     """The company settings of these books."""
     require(actor, perm.MASTERDATA_READ)
-    with db.begin():
+    with reading(db):
         return _view(company(db))
 
 
@@ -173,7 +173,7 @@ class PeriodInfo:
 
 def list_periods(db: Session, *, actor: Actor) -> list[PeriodInfo]:
     require(actor, perm.LEDGER_READ)
-    with db.begin():
+    with reading(db):
         return [PeriodInfo(p.label, p.start_date, p.end_date, p.status) for p in all_periods(db)]
 
 

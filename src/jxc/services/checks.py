@@ -31,6 +31,7 @@ from jxc.domain.auditchain import GENESIS, AuditEntry, first_break
 from jxc.domain.numbers import ZERO
 from jxc.domain.permissions import Actor, require
 from jxc.domain.voucher import voucher_label
+from jxc.services.common import reading
 
 MAX_LISTED = 20
 
@@ -189,7 +190,7 @@ def verify_books(db: Session) -> VerifyReport:
 def verify(db: Session, *, actor: Actor) -> VerifyReport:
     """Run every whole-book check in one read transaction."""
     require(actor, perm.LEDGER_READ)
-    with db.begin():
+    with reading(db):
         return verify_books(db)
 
 

@@ -9,17 +9,32 @@ and posting is the hot path (see docs/BENCHMARKS.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, false, insert, literal, select, true, union_all, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    bindparam,
+    false,
+    insert,
+    literal,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from jxc.db.models import Account, AuditHead, AuditLog, Company, Partner, Period
+from jxc.db.session import READ_ONLY
 from jxc.domain.auditchain import GENESIS, canonical_json, entry_hash
 from jxc.domain.errors import BookMissing, LedgerOverflow, PeriodMissing
 from jxc.domain.numbers import MAX_MONEY
@@ -33,6 +48,17 @@ COMPANY = Company.__table__
 PERIOD = Period.__table__
 ACCOUNT = Account.__table__
 PARTNER = Partner.__table__
+
+
+@contextmanager
+def reading(db: Session) -> Iterator[Session]:
+    """A transaction that only reads: on SQLite it starts deferred instead of taking the write
+    lock, so reports run beside postings. (A session bound to a connection, as in the tests,
+    already has its transaction and is used as it is.)"""
+    with db.begin():
+        if isinstance(db.get_bind(), Engine):
+            db.connection(execution_options={READ_ONLY: True})
+        yield db
 
 
 def utcnow() -> datetime:

@@ -22,7 +22,7 @@ from jxc.domain.errors import (
 )
 from jxc.domain.numbers import MAX_MONEY, MONEY_PLACES, ZERO, fits
 from jxc.domain.permissions import Actor, require
-from jxc.services.common import append_audit
+from jxc.services.common import append_audit, reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,6 @@ def set_opening_balance(db: Session, data: OpeningIn, *, actor: Actor) -> None:
 def check_opening(db: Session, *, actor: Actor) -> OpeningCheck:
     """期初试算平衡: total opening debits against total opening credits."""
     require(actor, perm.LEDGER_READ)
-    with db.begin():
+    with reading(db):
         rows = db.execute(select(OpeningBalance.debit, OpeningBalance.credit)).all()
         return OpeningCheck(sum((r.debit for r in rows), ZERO), sum((r.credit for r in rows), ZERO))

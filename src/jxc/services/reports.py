@@ -29,7 +29,7 @@ from jxc.domain.numbers import ZERO, money
 from jxc.domain.periods import parse_period_label
 from jxc.domain.permissions import Actor, require
 from jxc.domain.voucher import voucher_label
-from jxc.services.common import PeriodRef, all_periods, period_by_label
+from jxc.services.common import PeriodRef, all_periods, period_by_label, reading
 
 LINE = VoucherLine.__table__
 
@@ -86,7 +86,7 @@ def trial_balance_data(db: Session, label: str, *, include_zero: bool = False) -
 def trial_balance(db: Session, period: str, *, actor: Actor, include_zero: bool = False) -> TrialBalance:
     """科目余额表 for period "YYYY-MM". Raises NotFound for an unknown period."""
     require(actor, perm.LEDGER_READ)
-    with db.begin():
+    with reading(db):
         return trial_balance_data(db, period, include_zero=include_zero)
 
 
@@ -220,7 +220,7 @@ def general_ledger(db: Session, account: str, *, year: int | None = None, partne
     """总账: per period of a fiscal year, opening, movement, year-to-date and closing balance of
     an account and its sub-accounts. Reads only the balance tables."""
     require(actor, perm.LEDGER_READ)
-    with db.begin():
+    with reading(db):
         scope = _scope(db, account, partner)
         periods = all_periods(db)
         if year is None:
@@ -295,7 +295,7 @@ def detail_ledger(db: Session, account: str, *, date_from: date, date_to: date, 
         raise InvalidInput(field="date_from", reason="input.date_order", value=date_from.isoformat())
     if not 1 <= limit <= 10_000:
         raise InvalidInput(field="limit", reason="input.range", value=limit, min=1, max=10_000)
-    with db.begin():
+    with reading(db):
         scope = _scope(db, account, partner)
         opening = _balance_before(db, scope, date_from)
         running = opening

@@ -13,7 +13,7 @@ from jxc.db.models import Role, RolePermission, User, UserRole
 from jxc.domain import permissions as perm
 from jxc.domain.errors import AuthenticationFailed, InvalidInput, NotFound, RoleUnknown, UserExists
 from jxc.domain.permissions import Actor, require
-from jxc.services.common import append_audit, utcnow
+from jxc.services.common import append_audit, reading, utcnow
 
 _hasher = PasswordHasher()
 
@@ -132,7 +132,7 @@ def revoke_role(db: Session, username: str, role: str, *, actor: Actor) -> None:
 
 def list_users(db: Session, *, actor: Actor) -> list[UserInfo]:
     require(actor, perm.USER_MANAGE)
-    with db.begin():
+    with reading(db):
         users = db.execute(select(User).order_by(User.username)).scalars().all()
         links = db.execute(select(UserRole.user_id, UserRole.role_code)).all()
         by_user: dict[int, list[str]] = {}

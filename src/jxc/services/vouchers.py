@@ -53,6 +53,7 @@ from jxc.services.common import (
     dialect_insert,
     open_period_and_rules,
     period_by_label,
+    reading,
     upsert_add,
     utcnow,
     voucher_refs,
@@ -360,7 +361,7 @@ def find_voucher_id(db: Session, period: str, label: str) -> int:
 def get_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherView:
     """One voucher with its lines, for display."""
     require(actor, perm.LEDGER_READ)
-    with db.begin():
+    with reading(db):
         v = db.get(Voucher, voucher_id)
         if v is None:
             raise NotFound(entity="voucher", key=voucher_id)
@@ -411,7 +412,7 @@ def list_vouchers(db: Session, period: str, *, status: VoucherStatus | None = No
     if not 1 <= limit <= 10_000:
         raise InvalidInput(field="limit", reason="input.range", value=limit, min=1, max=10_000)
     year, month = parse_period_label(period)
-    with db.begin():
+    with reading(db):
         ref = period_by_label(db, year, month)
         if ref is None:
             raise NotFound(entity="period", key=period)
