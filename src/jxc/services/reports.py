@@ -150,17 +150,21 @@ def _posted_lines(scope: Scope) -> Select[Any]:
 
 def _posted_sum(db: Session, scope: Scope, start: date, before: tuple[date, int, int] | None,
                 end_exclusive: date | None) -> Decimal:
-    """Net of posted lines from `start` up to (not including) a date or up to and including a cursor."""
+    """Net of posted lines from `start` up to (not including) a date or up to and including a cursor.
+
+    The date range is stated on the voucher too (it carries the same date as its lines): without
+    it PostgreSQL's planner joined against a scan of every voucher in the book."""
     stmt = (select(func.sum(LINE.c.debit), func.sum(LINE.c.credit))
             .join(Voucher, Voucher.id == LINE.c.voucher_id)
             .where(LINE.c.account_id.in_(scope.account_ids), Voucher.status == "posted",
-                   LINE.c.voucher_date >= start))
+                   LINE.c.voucher_date >= start, Voucher.voucher_date >= start))
     if scope.partner_id is not None:
         stmt = stmt.where(LINE.c.partner_id == scope.partner_id)
     if end_exclusive is not None:
-        stmt = stmt.where(LINE.c.voucher_date < end_exclusive)
+        stmt = stmt.where(LINE.c.voucher_date < end_exclusive, Voucher.voucher_date < end_exclusive)
     if before is not None:
-        stmt = stmt.where(tuple_(LINE.c.voucher_date, LINE.c.voucher_id, LINE.c.line_no) <= before)
+        stmt = stmt.where(tuple_(LINE.c.voucher_date, LINE.c.voucher_id, LINE.c.line_no) <= before,
+                          Voucher.voucher_date <= before[0])
     d, c = db.execute(stmt).one()
     return (d or ZERO) - (c or ZERO)
 
