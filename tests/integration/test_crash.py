@@ -189,7 +189,7 @@ PERCENT = re.compile(rb"(\d{1,3})%")
 def test_killed_import_leaves_nothing_behind(backend_name, fresh_url, tmp_path):
     make_book(fresh_url).dispose()
     big = tmp_path / "big.jsonl"
-    write_vouchers(big, 2000)
+    write_vouchers(big, 5000)  # large enough that the import cannot finish between two progress reads
     # A pseudo-terminal makes the CLI draw its progress bar, which moves only while records are
     # applied inside the import's transaction: the kill lands there, not in the parse pass.
     master, slave = pty.openpty()
