@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so Alembic migrations are deterministic on both databases.
@@ -15,3 +15,10 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class, typed as a Table (`__table__` is typed as a FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

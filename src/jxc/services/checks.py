@@ -6,9 +6,10 @@ everything that is wrong. Later issues add their checks to CHECKS.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -99,8 +100,10 @@ def check_trial_balance(db: Session) -> CheckResult:
     return _result("trial_balance_balanced", items, "check.trial_balance_unbalanced")
 
 
-def _compare(kept: dict[tuple[int, ...], tuple[Decimal, Decimal]],
-             fresh: dict[tuple[int, ...], tuple[Decimal, Decimal]]) -> list[tuple[int, ...]]:
+Key = TypeVar("Key", bound=tuple[int, ...])
+
+
+def _compare(kept: Mapping[Key, tuple[Decimal, Decimal]], fresh: Mapping[Key, tuple[Decimal, Decimal]]) -> list[Key]:
     keys = set(kept) | set(fresh)
     zero = (ZERO, ZERO)
     return sorted(k for k in keys if kept.get(k, zero) != fresh.get(k, zero))

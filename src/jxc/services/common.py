@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    Row,
     Table,
     bindparam,
     false,
@@ -33,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
+from jxc.db.base import table_of
 from jxc.db.models import Account, AuditHead, AuditLog, Company, Partner, Period
 from jxc.db.session import READ_ONLY
 from jxc.domain.auditchain import GENESIS, canonical_json, entry_hash
@@ -42,12 +42,12 @@ from jxc.domain.periods import ensure_open
 from jxc.domain.permissions import Actor
 from jxc.domain.voucher import AccountFacts
 
-AUDIT_LOG = AuditLog.__table__
-AUDIT_HEAD = AuditHead.__table__
-COMPANY = Company.__table__
-PERIOD = Period.__table__
-ACCOUNT = Account.__table__
-PARTNER = Partner.__table__
+AUDIT_LOG = table_of(AuditLog)
+AUDIT_HEAD = table_of(AuditHead)
+COMPANY = table_of(Company)
+PERIOD = table_of(Period)
+ACCOUNT = table_of(Account)
+PARTNER = table_of(Partner)
 
 
 @contextmanager
@@ -108,7 +108,7 @@ class PeriodRef:
     end_date: date
 
 
-def _period_ref(row: Row[Any]) -> PeriodRef:
+def _period_ref(row: Any) -> PeriodRef:  # a Row of _PERIOD_COLS (and maybe more)
     return PeriodRef(row.id, f"{row.year:04d}-{row.month:02d}", row.status, row.start_date, row.end_date)
 
 

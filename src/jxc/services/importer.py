@@ -248,5 +248,5 @@ def import_records(db: Session, lines: Iterable[str], *, actor: Actor, audit: bo
                 progress(done, len(parsed))
         if problems:
             # Lines that did not parse and records the rules refused, in file order, in one report.
-            raise ImportFailed(sorted(problems, key=lambda e: int(e.params["line"])))
+            raise ImportFailed(sorted(problems, key=lambda e: int(str(e.params["line"]))))
     return dict(counts)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from jxc.db.base import table_of
 from jxc.db.models import (
     Account,
     AccountBalance,
@@ -31,7 +32,7 @@ from jxc.domain.permissions import Actor, require
 from jxc.domain.voucher import voucher_label
 from jxc.services.common import PeriodRef, all_periods, period_by_label, reading
 
-LINE = VoucherLine.__table__
+LINE = table_of(VoucherLine)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from jxc.db.base import table_of
 from jxc.db.models import (
     Account,
     AccountBalance,
@@ -59,11 +60,11 @@ from jxc.services.common import (
     voucher_refs,
 )
 
-VOUCHER = Voucher.__table__
-LINE = VoucherLine.__table__
-SEQUENCE = VoucherSequence.__table__
-ACCOUNT_BALANCE = AccountBalance.__table__
-PARTNER_BALANCE = PartnerBalance.__table__
+VOUCHER = table_of(Voucher)
+LINE = table_of(VoucherLine)
+SEQUENCE = table_of(VoucherSequence)
+ACCOUNT_BALANCE = table_of(AccountBalance)
+PARTNER_BALANCE = table_of(PartnerBalance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +356,7 @@ def find_voucher_id(db: Session, period: str, label: str) -> int:
     found = db.execute(stmt).scalars().all()
     if len(found) != 1:
         raise NotFound(entity="voucher", key=f"{period} {label}")
-    return found[0]
+    return int(found[0])
 
 
 def get_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherView:
