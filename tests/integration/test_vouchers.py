@@ -237,3 +237,25 @@ def test_list_vouchers_pages_by_number_and_filters_status(db, admin):
     audited = vouchers.list_vouchers(db, "2026-04", status=VoucherStatus.AUDITED, actor=admin)
     assert [v.id for v in audited.vouchers] == [refs[1].id]
     assert audited.vouchers[0].created_by == "admin" and audited.vouchers[0].total == Decimal("100.00")
+
+
+def test_batch_action_on_a_period_reports_refusals_and_keeps_the_rest(db, admin):
+    from sqlalchemy import update
+
+    from jxc.db.models import Company
+    from jxc.domain.errors import SameUserAudit
+    from jxc.domain.status import VoucherAction
+
+    users.add_user(db, "clerk", "clerk-pass-1", roles=["accountant"], actor=admin)
+    clerk = users.load_actor(db, "clerk")
+    db.rollback()
+    mine = vouchers.create_voucher(db, cash_sale("2026-06-01"), actor=admin)
+    theirs = [vouchers.create_voucher(db, cash_sale(f"2026-06-0{d}"), actor=clerk) for d in (2, 3)]
+    with db.begin():
+        db.execute(update(Company).values(require_distinct_auditor=True))
+    audited = vouchers.apply_action_to_period(db, "2026-06", VoucherAction.AUDIT, actor=admin)
+    assert [r.id for r in audited.done] == [v.id for v in theirs]
+    assert [(label, type(exc)) for label, exc in audited.failed] == [(mine.label, SameUserAudit)]
+    posted = vouchers.apply_action_to_period(db, "2026-06", VoucherAction.POST, actor=admin)
+    assert [r.status for r in posted.done] == ["posted", "posted"] and not posted.failed
+    assert reports.trial_balance(db, "2026-06", actor=admin).totals["debit"] == Decimal("200.00")

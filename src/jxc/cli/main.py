@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date
@@ -27,7 +27,7 @@ from jxc.db.session import database_url, make_engine, session_factory
 from jxc.domain.errors import ImportFailed, InvalidInput, JxcError, NotFound
 from jxc.domain.numbers import parse_decimal
 from jxc.domain.permissions import Actor
-from jxc.domain.status import VoucherStatus
+from jxc.domain.status import VoucherAction, VoucherStatus
 from jxc.domain.voucher import VoucherLine
 from jxc.i18n import current_language, describe, t
 from jxc.services import accounts, books, checks, importer, opening, reports, users, vouchers
@@ -245,81 +245,61 @@ def voucher_add(
                     status=t(f"status.{ref.status}", c.lang)))
 
 
-def _voucher_step(ref: str, service: Callable[..., vouchers.VoucherRef]) -> None:
-    c = ctx()
-    with _errors():
-        db = c.session()
-        voucher_id = _voucher_id(db, ref)
-        done = service(db, voucher_id, actor=c.actor(db))
-        out.print(t("cli.voucher_saved", c.lang, period=done.period, label=done.label,
-                    status=t(f"status.{done.status}", c.lang)))
-
-
 VoucherRefArg = Annotated[str | None, typer.Argument(help="voucher id, or YYYY-MM/WORD-0001")]
 AllInPeriod = Annotated[str | None, typer.Option("--period", help="every voucher of this period (YYYY-MM) "
                                                  "that the step applies to")]
 
 
-def _voucher_steps(ref: str | None, period: str | None, service: Callable[..., vouchers.VoucherRef],
-                   source: VoucherStatus) -> None:
-    """One voucher by reference, or 成批: every voucher of a period in `source` status, each in its own
-    transaction, so one refusal (say, segregation of duties) does not undo the others."""
+def _voucher_action(ref: str | None, period: str | None, action: VoucherAction) -> None:
+    """One voucher by reference, or every voucher of a period it applies to (成批)."""
     c = ctx()
-    if ref is not None or period is None:
-        if ref is None:
-            err.print(describe(InvalidInput(field="voucher", reason="input.required"), c.lang))
-            raise typer.Exit(2)
-        _voucher_step(ref, service)
-        return
     with _errors():
+        if ref is None and period is None:
+            raise InvalidInput(field="voucher", reason="input.required")
         db = c.session()
-        actor = c.actor(db)
-        done, failed, after = 0, 0, None
-        while True:
-            page = vouchers.list_vouchers(db, period, status=source, after_number=after, limit=1000, actor=actor)
-            for v in page.vouchers:
-                try:
-                    service(db, v.id, actor=actor)
-                    done += 1
-                except JxcError as exc:
-                    failed += 1
-                    err.print(f"{page.period} {v.label}: {describe(exc, c.lang)}")
-            if page.next_cursor is None:
-                break
-            after = page.next_cursor
-        out.print(t("cli.batch_done", c.lang, done=done, failed=failed))
-    if failed:
+        if ref is not None:
+            voucher_id = _voucher_id(db, ref)
+            done = vouchers.apply_action(db, voucher_id, action, actor=c.actor(db))
+            out.print(t("cli.voucher_saved", c.lang, period=done.period, label=done.label,
+                        status=t(f"status.{done.status}", c.lang)))
+            return
+        assert period is not None
+        result = vouchers.apply_action_to_period(db, period, action, actor=c.actor(db))
+        for label, exc in result.failed:
+            err.print(f"{result.period} {label}: {describe(exc, c.lang)}")
+        out.print(t("cli.batch_done", c.lang, done=len(result.done), failed=len(result.failed)))
+    if result.failed:
         raise typer.Exit(2)
 
 
 @voucher_app.command("audit", help=H("help.voucher_audit"))
 def voucher_audit(ref: VoucherRefArg = None, period: AllInPeriod = None) -> None:
     """Audit a draft voucher."""
-    _voucher_steps(ref, period, vouchers.audit_voucher, VoucherStatus.DRAFT)
+    _voucher_action(ref, period, VoucherAction.AUDIT)
 
 
 @voucher_app.command("unaudit", help=H("help.voucher_unaudit"))
 def voucher_unaudit(ref: VoucherRefArg = None, period: AllInPeriod = None) -> None:
     """Return an audited voucher to draft."""
-    _voucher_steps(ref, period, vouchers.unaudit_voucher, VoucherStatus.AUDITED)
+    _voucher_action(ref, period, VoucherAction.UNAUDIT)
 
 
 @voucher_app.command("post", help=H("help.voucher_post"))
 def voucher_post(ref: VoucherRefArg = None, period: AllInPeriod = None) -> None:
     """Post an audited voucher to the ledger."""
-    _voucher_steps(ref, period, vouchers.post_voucher, VoucherStatus.AUDITED)
+    _voucher_action(ref, period, VoucherAction.POST)
 
 
 @voucher_app.command("unpost", help=H("help.voucher_unpost"))
 def voucher_unpost(ref: VoucherRefArg = None, period: AllInPeriod = None) -> None:
     """Take a posted voucher out of the ledger."""
-    _voucher_steps(ref, period, vouchers.unpost_voucher, VoucherStatus.POSTED)
+    _voucher_action(ref, period, VoucherAction.UNPOST)
 
 
 @voucher_app.command("void", help=H("help.voucher_void"))
 def voucher_void(ref: VoucherRefArg = None, period: AllInPeriod = None) -> None:
     """Void a draft voucher (it keeps its number)."""
-    _voucher_steps(ref, period, vouchers.void_voucher, VoucherStatus.DRAFT)
+    _voucher_action(ref, period, VoucherAction.VOID)
 
 
 @voucher_app.command("show", help=H("help.voucher_show"))

@@ -114,27 +114,6 @@ def _period_ref(row: Any) -> PeriodRef:  # a Row of _PERIOD_COLS (and maybe more
 
 _PERIOD_COLS = (PERIOD.c.id, PERIOD.c.year, PERIOD.c.month, PERIOD.c.status, PERIOD.c.start_date,
                 PERIOD.c.end_date)
-_PERIOD_OF_DAY = select(*_PERIOD_COLS).where(PERIOD.c.start_date <= bindparam("day"),
-                                             PERIOD.c.end_date >= bindparam("day"))
-_PERIOD_OF_DAY_SHARED = _PERIOD_OF_DAY.with_for_update(read=True)
-
-
-def period_for(db: DB, day: date, *, lock: bool = False) -> PeriodRef:
-    """The period containing `day`; with lock, held FOR SHARE so a close (FOR UPDATE) waits for us.
-    Raises PeriodMissing when no period covers the date."""
-    row = conn_of(db).execute(_PERIOD_OF_DAY_SHARED if lock else _PERIOD_OF_DAY, {"day": day}).one_or_none()
-    if row is None:
-        raise PeriodMissing(date=day.isoformat())
-    return _period_ref(row)
-
-
-def open_period_for(db: DB, day: date) -> PeriodRef:
-    """Lock the period of `day` and raise PeriodClosed/PeriodMissing unless it is open."""
-    period = period_for(db, day, lock=True)
-    ensure_open(period.status, period.label)
-    return period
-
-
 _PERIOD_AND_RULES = (
     select(*_PERIOD_COLS, COMPANY.c.voucher_word, COMPANY.c.require_distinct_auditor, COMPANY.c.opening_locked)
     .select_from(PERIOD.join(COMPANY, COMPANY.c.id == 1))
@@ -144,8 +123,9 @@ _PERIOD_AND_RULES = (
 
 
 def open_period_and_rules(db: DB, day: date) -> tuple[PeriodRef, BookRules]:
-    """open_period_for and book_rules in one round trip (the posting path needs both).
-    Only the period row is locked FOR SHARE; the company row is read, not locked."""
+    """The open period of `day` and the book's rules, in one round trip (the posting path needs
+    both). The period row is locked FOR SHARE, so a close (FOR UPDATE) waits for us; the company
+    row is read, not locked. Raises PeriodMissing, PeriodClosed, BookMissing."""
     row = conn_of(db).execute(_PERIOD_AND_RULES, {"day": day}).one_or_none()
     if row is None:
         book_rules(db)  # raises BookMissing for an empty database

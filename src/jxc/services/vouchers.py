@@ -33,6 +33,7 @@ from jxc.db.models import (
 from jxc.domain import permissions as perm
 from jxc.domain.errors import (
     InvalidInput,
+    JxcError,
     NotFound,
     OpeningUnbalanced,
     SameUserAudit,
@@ -41,7 +42,7 @@ from jxc.domain.errors import (
 from jxc.domain.numbers import ZERO
 from jxc.domain.periods import parse_period_label
 from jxc.domain.permissions import Actor, require
-from jxc.domain.status import VoucherAction, VoucherStatus, voucher_action_target
+from jxc.domain.status import VOUCHER_ACTIONS, VoucherAction, VoucherStatus, voucher_action_target
 from jxc.domain.voucher import VoucherLine as LineIn
 from jxc.domain.voucher import check_voucher, voucher_label
 from jxc.services.common import (
@@ -307,40 +308,48 @@ def create_voucher(db: Session, data: VoucherIn, *, actor: Actor,
         return enter_voucher(db.connection(), data, actor, VoucherStatus(advance_to))
 
 
+_ACTION_PERMISSION = {
+    VoucherAction.AUDIT: perm.VOUCHER_AUDIT,
+    VoucherAction.UNAUDIT: perm.VOUCHER_AUDIT,
+    VoucherAction.POST: perm.VOUCHER_POST,
+    VoucherAction.UNPOST: perm.VOUCHER_POST,
+    VoucherAction.VOID: perm.VOUCHER_VOID,
+}
+
+
+def apply_action(db: Session, voucher_id: int, action: VoucherAction, *, actor: Actor) -> VoucherRef:
+    """One lifecycle step on one voucher, in one transaction, with the permission that step needs.
+    Raises NotFound, InvalidTransition, PeriodClosed, SameUserAudit (audit with segregation on),
+    OpeningUnbalanced (the book's first posting), VoucherGenerated, PermissionDenied."""
+    require(actor, _ACTION_PERMISSION[action])
+    with db.begin():
+        return _move(db.connection(), voucher_id, action, actor)
+
+
 def audit_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """审核: draft -> audited. With the segregation setting on, the auditor must not be the preparer."""
-    require(actor, perm.VOUCHER_AUDIT)
-    with db.begin():
-        return _move(db.connection(), voucher_id, VoucherAction.AUDIT, actor)
+    return apply_action(db, voucher_id, VoucherAction.AUDIT, actor=actor)
 
 
 def unaudit_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """反审核: audited -> draft, while the period is open."""
-    require(actor, perm.VOUCHER_AUDIT)
-    with db.begin():
-        return _move(db.connection(), voucher_id, VoucherAction.UNAUDIT, actor)
+    return apply_action(db, voucher_id, VoucherAction.UNAUDIT, actor=actor)
 
 
 def post_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """过账: audited -> posted; adds the lines to the period balances. The first posting of the
     book requires balanced opening balances and fixes them (raises OpeningUnbalanced)."""
-    require(actor, perm.VOUCHER_POST)
-    with db.begin():
-        return _move(db.connection(), voucher_id, VoucherAction.POST, actor)
+    return apply_action(db, voucher_id, VoucherAction.POST, actor=actor)
 
 
 def unpost_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """反过账: posted -> audited; subtracts the lines from the period balances."""
-    require(actor, perm.VOUCHER_POST)
-    with db.begin():
-        return _move(db.connection(), voucher_id, VoucherAction.UNPOST, actor)
+    return apply_action(db, voucher_id, VoucherAction.UNPOST, actor=actor)
 
 
 def void_voucher(db: Session, voucher_id: int, *, actor: Actor) -> VoucherRef:
     """作废: draft -> void. The voucher keeps its number and never counts in the ledger."""
-    require(actor, perm.VOUCHER_VOID)
-    with db.begin():
-        return _move(db.connection(), voucher_id, VoucherAction.VOID, actor)
+    return apply_action(db, voucher_id, VoucherAction.VOID, actor=actor)
 
 
 def find_voucher_id(db: Session, period: str, label: str) -> int:
@@ -405,6 +414,32 @@ class VoucherPage:
     next_cursor: int | None  # the last number shown; pass it back for the next page
 
 
+def _voucher_page(db: Session, period: PeriodRef, status: VoucherStatus | None, limit: int,
+                  after_number: int | None) -> VoucherPage:
+    stmt = (select(VOUCHER.c.id, VOUCHER.c.word, VOUCHER.c.number, VOUCHER.c.voucher_date, VOUCHER.c.status,
+                   VOUCHER.c.memo, VOUCHER.c.total, User.username)
+            .join(User, User.id == VOUCHER.c.created_by)
+            .where(VOUCHER.c.period_id == period.id)
+            .order_by(VOUCHER.c.number).limit(limit + 1))
+    if status is not None:
+        stmt = stmt.where(VOUCHER.c.status == VoucherStatus(status).value)
+    if after_number is not None:
+        stmt = stmt.where(VOUCHER.c.number > after_number)
+    rows = db.execute(stmt).all()
+    shown = [VoucherSummary(r.id, voucher_label(r.word, r.number), r.voucher_date, r.status, r.memo, r.total,
+                            r.username) for r in rows[:limit]]
+    next_cursor = rows[limit - 1].number if len(rows) > limit else None
+    return VoucherPage(period.label, shown, next_cursor)
+
+
+def _known_period(db: Session, period: str) -> PeriodRef:
+    year, month = parse_period_label(period)
+    ref = period_by_label(db, year, month)
+    if ref is None:
+        raise NotFound(entity="period", key=period)
+    return ref
+
+
 def list_vouchers(db: Session, period: str, *, status: VoucherStatus | None = None, limit: int = 100,
                   after_number: int | None = None, actor: Actor) -> VoucherPage:
     """凭证序时簿: the vouchers of one period in number order, optionally of one status, one page at a
@@ -412,22 +447,37 @@ def list_vouchers(db: Session, period: str, *, status: VoucherStatus | None = No
     require(actor, perm.LEDGER_READ)
     if not 1 <= limit <= 10_000:
         raise InvalidInput(field="limit", reason="input.range", value=limit, min=1, max=10_000)
-    year, month = parse_period_label(period)
     with reading(db):
-        ref = period_by_label(db, year, month)
-        if ref is None:
-            raise NotFound(entity="period", key=period)
-        stmt = (select(VOUCHER.c.id, VOUCHER.c.word, VOUCHER.c.number, VOUCHER.c.voucher_date, VOUCHER.c.status,
-                       VOUCHER.c.memo, VOUCHER.c.total, User.username)
-                .join(User, User.id == VOUCHER.c.created_by)
-                .where(VOUCHER.c.period_id == ref.id)
-                .order_by(VOUCHER.c.number).limit(limit + 1))
-        if status is not None:
-            stmt = stmt.where(VOUCHER.c.status == VoucherStatus(status).value)
-        if after_number is not None:
-            stmt = stmt.where(VOUCHER.c.number > after_number)
-        rows = db.execute(stmt).all()
-        shown = [VoucherSummary(r.id, voucher_label(r.word, r.number), r.voucher_date, r.status, r.memo, r.total,
-                                r.username) for r in rows[:limit]]
-        next_cursor = rows[limit - 1].number if len(rows) > limit else None
-        return VoucherPage(ref.label, shown, next_cursor)
+        return _voucher_page(db, _known_period(db, period), status, limit, after_number)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    period: str
+    done: list[VoucherRef]
+    failed: list[tuple[str, JxcError]]  # voucher label, why it was refused
+
+
+def apply_action_to_period(db: Session, period: str, action: VoucherAction, *, actor: Actor) -> BatchResult:
+    """成批审核 / 全部过账 and their reversals: `action` on every voucher of `period` that is in the
+    status the action starts from, in number order, each in its own transaction, so one refusal
+    (segregation of duties, say) is reported without undoing the others. Raises NotFound for an
+    unknown period and PermissionDenied before touching anything."""
+    require(actor, _ACTION_PERMISSION[action])
+    source = VOUCHER_ACTIONS[action][0]
+    with reading(db):
+        ref = _known_period(db, period)
+    done: list[VoucherRef] = []
+    failed: list[tuple[str, JxcError]] = []
+    after: int | None = None
+    while True:
+        with reading(db):
+            page = _voucher_page(db, ref, source, 1000, after)
+        for v in page.vouchers:
+            try:
+                done.append(apply_action(db, v.id, action, actor=actor))
+            except JxcError as exc:
+                failed.append((v.label, exc))
+        if page.next_cursor is None:
+            return BatchResult(ref.label, done, failed)
+        after = page.next_cursor
