@@ -131,6 +131,10 @@ class OpeningLocked(DomainError, code="opening.locked"):
     """Opening balances are fixed once the first voucher is posted."""
 
 
+class OpeningStockMismatch(DomainError, code="opening.stock_mismatch"):
+    """期初库存 disagrees with the opening balance of the inventory accounts. params: stock, ledger."""
+
+
 # --- users ----------------------------------------------------------------
 class UserExists(DomainError, code="user.exists"):
     """params: username."""

@@ -23,6 +23,10 @@ AUDIT_LOG_READ = "auditlog.read"
 PERIOD_CLOSE = "period.close"
 PERIOD_REOPEN = "period.reopen"
 SETTINGS_EDIT = "settings.edit"
+STOCK_CREATE = "stock.create"  # enter stock documents
+STOCK_AUDIT = "stock.audit"  # audit and un-audit them
+STOCK_READ = "stock.read"  # stock reports
+COST_RUN = "cost.run"  # the monthly-average costing run
 
 PERMISSIONS: tuple[str, ...] = (
     VOUCHER_CREATE,
@@ -39,6 +43,10 @@ PERMISSIONS: tuple[str, ...] = (
     PERIOD_CLOSE,
     PERIOD_REOPEN,
     SETTINGS_EDIT,
+    STOCK_CREATE,
+    STOCK_AUDIT,
+    STOCK_READ,
+    COST_RUN,
 )
 
 # Role code -> granted permissions. Later issues add document permissions here.
@@ -57,13 +65,17 @@ BUILTIN_ROLES: dict[str, frozenset[str]] = {
             MASTERDATA_EDIT,
             AUDIT_LOG_READ,
             PERIOD_CLOSE,
+            STOCK_READ,
+            STOCK_AUDIT,
+            COST_RUN,
         }
     ),
-    "manager": frozenset({LEDGER_READ, MASTERDATA_READ, AUDIT_LOG_READ, VOUCHER_AUDIT, PERIOD_REOPEN}),
-    "purchasing": frozenset({MASTERDATA_READ, MASTERDATA_EDIT}),
-    "sales": frozenset({MASTERDATA_READ, MASTERDATA_EDIT}),
-    "warehouse": frozenset({MASTERDATA_READ}),
-    "auditor": frozenset({LEDGER_READ, MASTERDATA_READ, AUDIT_LOG_READ}),
+    "manager": frozenset({LEDGER_READ, MASTERDATA_READ, AUDIT_LOG_READ, VOUCHER_AUDIT, PERIOD_REOPEN, STOCK_READ,
+                          STOCK_AUDIT}),
+    "purchasing": frozenset({MASTERDATA_READ, MASTERDATA_EDIT, STOCK_READ, STOCK_CREATE}),
+    "sales": frozenset({MASTERDATA_READ, MASTERDATA_EDIT, STOCK_READ, STOCK_CREATE}),
+    "warehouse": frozenset({MASTERDATA_READ, STOCK_READ, STOCK_CREATE, STOCK_AUDIT}),
+    "auditor": frozenset({LEDGER_READ, MASTERDATA_READ, AUDIT_LOG_READ, STOCK_READ}),
 }
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from jxc.db import migrate
-from jxc.db.models import Account, Company, FiscalYear, Period
+from jxc.db.models import Account, Company, FiscalYear, Period, PostingRule
 from jxc.domain import permissions as perm
 from jxc.domain.accounts import level_of, parent_code_of
 from jxc.domain.errors import BookExists, InvalidInput
@@ -63,6 +63,14 @@ def seed_chart(db: Session, chart: str) -> int:
     return len(rows)
 
 
+def seed_posting_rules(db: Session) -> None:
+    """The default account of each stock document type (DOMAIN.md §2), for any category."""
+    ids = dict(db.execute(select(Account.code, Account.id)).all())
+    db.add_all(PostingRule(doc_type=r["doc_type"], category="", inventory_account_id=ids[r["inventory"]],
+                           counter_account_id=ids[r["counter"]]) for r in _data_rows("posting_rules.csv"))
+    db.flush()
+
+
 def add_fiscal_year(db: Session, year: int, first_month: int = 1) -> FiscalYear:
     spans = fiscal_year_periods(year, first_month)
     fy = FiscalYear(year=year, start_date=spans[0].start_date, end_date=spans[-1].end_date)
@@ -106,6 +114,7 @@ def init_book(engine: Engine, settings: BookSettings) -> BookCreated:
                        language=settings.language, voucher_word=book_defaults()["voucher_word"],
                        start_date=fy.start_date, opening_locked=False))
         count = seed_chart(db, settings.chart)
+        seed_posting_rules(db)
         seed_roles(db)
         admin = _new_user(db, settings.admin_username, settings.admin_password, "", ["admin"])
         append_audit(db, Actor(admin.id, admin.username, frozenset({ALL})), "book.init", "company", 1,

@@ -7,7 +7,7 @@ everything that is wrong. Later issues add their checks to CHECKS.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
@@ -32,20 +32,9 @@ from jxc.domain.auditchain import GENESIS, AuditEntry, first_break
 from jxc.domain.numbers import ZERO
 from jxc.domain.permissions import Actor, require
 from jxc.domain.voucher import voucher_label
+from jxc.services.checks_base import CheckResult, result
 from jxc.services.common import reading
-
-MAX_LISTED = 20
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """`code` names the message that explains a failure; `items` are the offending things."""
-
-    name: str
-    ok: bool
-    code: str = ""
-    items: list[str] = field(default_factory=list)
-    params: dict[str, object] = field(default_factory=dict)
+from jxc.services.stockchecks import STOCK_CHECKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +44,6 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
-
-
-def _result(name: str, items: list[str], code: str, **params: object) -> CheckResult:
-    return CheckResult(name, not items, code if items else "", items[:MAX_LISTED],
-                       {"count": len(items), **params})
 
 
 def _period_labels(db: Session) -> dict[int, str]:
@@ -81,7 +65,7 @@ def check_vouchers_balanced(db: Session) -> CheckResult:
                 | (func.coalesce(func.sum(VoucherLine.debit), 0) != Voucher.total))
     ).all()
     items = [f"{labels[r.period_id]} {voucher_label(r.word, r.number)}" for r in rows]
-    return _result("vouchers_balanced", items, "check.vouchers_unbalanced")
+    return result("vouchers_balanced", items, "check.vouchers_unbalanced")
 
 
 def check_trial_balance(db: Session) -> CheckResult:
@@ -97,7 +81,7 @@ def check_trial_balance(db: Session) -> CheckResult:
                                          func.sum(AccountBalance.credit)).group_by(AccountBalance.period_id)):
         if pd != pc:
             items.append(f"{labels[pid]} {pd} != {pc}")
-    return _result("trial_balance_balanced", items, "check.trial_balance_unbalanced")
+    return result("trial_balance_balanced", items, "check.trial_balance_unbalanced")
 
 
 Key = TypeVar("Key", bound=tuple[int, ...])
@@ -129,14 +113,14 @@ def check_balances_match_lines(db: Session) -> CheckResult:
                 for r in db.execute(select(PartnerBalance)).scalars()}
     items = [f"{labels[k[0]]} {codes[k[1]]}" for k in _compare(kept_acc, fresh_acc)]
     items += [f"{labels[k[0]]} {codes[k[1]]} partner#{k[2]}" for k in _compare(kept_par, fresh_par)]
-    return _result("balances_match_lines", items, "check.balances_mismatch")
+    return result("balances_match_lines", items, "check.balances_mismatch")
 
 
 def check_leaf_postings(db: Session) -> CheckResult:
     """Voucher lines sit only on leaf accounts."""
     rows = db.execute(select(Account.code).join(VoucherLine, VoucherLine.account_id == Account.id)
                       .where(Account.is_leaf.is_(False)).distinct()).scalars().all()
-    return _result("leaf_postings", sorted(rows), "check.non_leaf_postings")
+    return result("leaf_postings", sorted(rows), "check.non_leaf_postings")
 
 
 def check_voucher_numbers(db: Session) -> CheckResult:
@@ -151,7 +135,7 @@ def check_voucher_numbers(db: Session) -> CheckResult:
         count, top = found.get(key, (0, 0))
         if not (count == top == seq.get(key, 0)):
             items.append(f"{labels[key[0]]} {key[1]}: {count}/{top}/{seq.get(key, 0)}")
-    return _result("voucher_numbers", items, "check.voucher_number_gaps")
+    return result("voucher_numbers", items, "check.voucher_number_gaps")
 
 
 def check_audit_chain(db: Session) -> CheckResult:
@@ -167,12 +151,12 @@ def check_audit_chain(db: Session) -> CheckResult:
                               r.prev_hash, r.hash) for r in rows]
         broken = first_break(entries, prev_hash, prev_seq)
         if broken is not None:
-            return _result("audit_chain", [f"#{broken}"], "check.audit_chain_broken")
+            return result("audit_chain", [f"#{broken}"], "check.audit_chain_broken")
         prev_hash, prev_seq = entries[-1].hash, entries[-1].seq
     head = db.execute(select(AuditHead)).scalar_one_or_none()
     if head is not None and (head.seq, head.hash) != (prev_seq, prev_hash):
-        return _result("audit_chain", [f"head #{head.seq}"], "check.audit_chain_broken")
-    return _result("audit_chain", [], "")
+        return result("audit_chain", [f"head #{head.seq}"], "check.audit_chain_broken")
+    return result("audit_chain", [], "")
 
 
 CHECKS: list[Callable[[Session], CheckResult]] = [
@@ -182,6 +166,7 @@ CHECKS: list[Callable[[Session], CheckResult]] = [
     check_leaf_postings,
     check_voucher_numbers,
     check_audit_chain,
+    *STOCK_CHECKS,
 ]
 
 

@@ -86,17 +86,19 @@ class BookRules:
     voucher_word: str
     require_distinct_auditor: bool
     opening_locked: bool
+    allow_negative_stock: bool = False
 
 
-_RULES = select(COMPANY.c.voucher_word, COMPANY.c.require_distinct_auditor, COMPANY.c.opening_locked).where(
-    COMPANY.c.id == 1)
+_RULES = select(COMPANY.c.voucher_word, COMPANY.c.require_distinct_auditor, COMPANY.c.opening_locked,
+                COMPANY.c.allow_negative_stock).where(COMPANY.c.id == 1)
 
 
 def book_rules(db: DB) -> BookRules:
     row = conn_of(db).execute(_RULES).one_or_none()
     if row is None:
         raise BookMissing()
-    return BookRules(row.voucher_word, bool(row.require_distinct_auditor), bool(row.opening_locked))
+    return BookRules(row.voucher_word, bool(row.require_distinct_auditor), bool(row.opening_locked),
+                     bool(row.allow_negative_stock))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,8 @@ def _period_ref(row: Any) -> PeriodRef:  # a Row of _PERIOD_COLS (and maybe more
 _PERIOD_COLS = (PERIOD.c.id, PERIOD.c.year, PERIOD.c.month, PERIOD.c.status, PERIOD.c.start_date,
                 PERIOD.c.end_date)
 _PERIOD_AND_RULES = (
-    select(*_PERIOD_COLS, COMPANY.c.voucher_word, COMPANY.c.require_distinct_auditor, COMPANY.c.opening_locked)
+    select(*_PERIOD_COLS, COMPANY.c.voucher_word, COMPANY.c.require_distinct_auditor, COMPANY.c.opening_locked,
+           COMPANY.c.allow_negative_stock)
     .select_from(PERIOD.join(COMPANY, COMPANY.c.id == 1))
     .where(PERIOD.c.start_date <= bindparam("day"), PERIOD.c.end_date >= bindparam("day"))
     .with_for_update(read=True, of=PERIOD)
@@ -132,7 +135,8 @@ def open_period_and_rules(db: DB, day: date) -> tuple[PeriodRef, BookRules]:
         raise PeriodMissing(date=day.isoformat())
     period = _period_ref(row)
     ensure_open(period.status, period.label)
-    return period, BookRules(row.voucher_word, bool(row.require_distinct_auditor), bool(row.opening_locked))
+    return period, BookRules(row.voucher_word, bool(row.require_distinct_auditor), bool(row.opening_locked),
+                             bool(row.allow_negative_stock))
 
 
 def period_by_label(db: Session, year: int, month: int) -> PeriodRef | None:

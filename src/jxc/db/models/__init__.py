@@ -12,6 +12,18 @@ from jxc.db.models.ledger import (
     VoucherSequence,
 )
 from jxc.db.models.security import AuditHead, AuditLog, Role, RolePermission, User, UserRole
+from jxc.db.models.stock import (
+    CostRun,
+    DocSequence,
+    FifoLayer,
+    FifoTake,
+    PostingRule,
+    ProductCategory,
+    StockBalance,
+    StockDoc,
+    StockDocLine,
+    StockEntry,
+)
 
 __all__ = [
     "Account",
@@ -19,14 +31,24 @@ __all__ = [
     "AuditHead",
     "AuditLog",
     "Company",
+    "CostRun",
+    "DocSequence",
+    "FifoLayer",
+    "FifoTake",
     "FiscalYear",
     "OpeningBalance",
     "Partner",
     "PartnerBalance",
     "Period",
+    "PostingRule",
     "Product",
+    "ProductCategory",
     "Role",
     "RolePermission",
+    "StockBalance",
+    "StockDoc",
+    "StockDocLine",
+    "StockEntry",
     "User",
     "UserRole",
     "Voucher",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jxc.db.base import Base
@@ -26,6 +26,8 @@ class Company(Base):
     start_date: Mapped[date] = mapped_column(Date)
     # 结束初始化: set when the first voucher is posted; opening balances are fixed from then on.
     opening_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Negative stock (负库存): forbidden by default; when allowed, see domain/costing.py.
+    allow_negative_stock: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class FiscalYear(Base):

@@ -35,6 +35,7 @@ class Product(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(20))
+    spec: Mapped[str | None] = mapped_column(String(200), nullable=True)  # 规格型号
     category: Mapped[str | None] = mapped_column(String(100), nullable=True)
     costing_method: Mapped[str] = mapped_column(String(20), default="moving_average")
     tax_rate: Mapped[Decimal] = mapped_column(Rate())

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     UniqueConstraint,
 )
@@ -71,7 +72,10 @@ class VoucherLine(Base):
     __tablename__ = "voucher_line"
     __table_args__ = (
         UniqueConstraint("voucher_id", "line_no"),
-        CheckConstraint("(debit <> 0 AND credit = 0) OR (debit = 0 AND credit <> 0)", name="one_side"),
+        # One side only. A generated line (side set) may be zero: re-costing can bring a cost of
+        # sales line to nothing without the voucher's layout changing under the stock entries.
+        CheckConstraint("(debit = 0 OR credit = 0) AND (side IS NOT NULL OR debit <> 0 OR credit <> 0)",
+                        name="one_side"),
         Index("ix_voucher_line_account_date", "account_id", "voucher_date", "voucher_id", "line_no"),
         # Same order as the detail ledger's keyset, so a partner's page stops after one page of rows.
         Index("ix_voucher_line_partner", "partner_id", "account_id", "voucher_date", "voucher_id", "line_no"),
@@ -86,6 +90,7 @@ class VoucherLine(Base):
     memo: Mapped[str] = mapped_column(String(200), default="")
     voucher_date: Mapped[date] = mapped_column(Date)
     period_id: Mapped[int] = mapped_column(ForeignKey("period.id"))
+    side: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)  # generated lines: 1 debit, -1 credit
     voucher: Mapped[Voucher] = relationship(back_populates="lines")
 
 
