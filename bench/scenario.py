@@ -211,8 +211,11 @@ class _Generator:
                    "shelf_life_days": shelf or None, "min_qty": str(low), "max_qty": str(low * rng.randint(20, 50))}
 
     def opening(self) -> Iterator[Record]:
-        """期初 for about half of the (product, warehouse) pairs, product by product."""
+        """期初 for about half of the (product, warehouse) pairs, product by product, then the
+        opening balances that carry it in the ledger (1405 库存商品 against 3001 实收资本), which
+        the book requires to agree with the opening stock before its first posting."""
         rng = self.rng
+        total = 0
         for p, code in enumerate(self.p_codes):
             for w, wh in enumerate(self.wh_codes):
                 if rng.random() >= 0.5:
@@ -227,8 +230,11 @@ class _Generator:
                     batch = self._new_batch(p, made)
                     expiry = (made + timedelta(days=self.shelf_life[p])).isoformat()
                 self.stock.add(w, p, batch or "", q * Q)
+                total += value
                 yield {"type": "opening_stock", "product": code, "warehouse": wh, "qty": str(q),
                        "value": _money(value), "batch": batch, "expiry": expiry}
+        yield {"type": "opening_balance", "account": "1405", "debit": _money(total), "credit": "0"}
+        yield {"type": "opening_balance", "account": "3001", "debit": "0", "credit": _money(total)}
 
     # -- documents ----------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from jxc.db import migrate
-from jxc.db.models import Account, Company, FiscalYear, Period, PostingRule
+from jxc.db.models import Account, Company, FiscalYear, Period, PostingRule, StockBalance
 from jxc.domain import permissions as perm
 from jxc.domain.accounts import level_of, parent_code_of
 from jxc.domain.errors import BookExists, InvalidInput
@@ -135,11 +135,13 @@ class CompanyView:
     language: str
     start_date: date
     opening_locked: bool
+    allow_negative_stock: bool
 
 
 def _view(c: Company) -> CompanyView:
     return CompanyView(c.name, c.currency, c.chart, c.amount_places, c.unit_cost_places, c.price_places,
-                       c.qty_places, c.require_distinct_auditor, c.language, c.start_date, c.opening_locked)
+                       c.qty_places, c.require_distinct_auditor, c.language, c.start_date, c.opening_locked,
+                       c.allow_negative_stock)
 
 
 def get_settings(db: Session, *, actor: Actor) -> CompanyView:
@@ -150,9 +152,11 @@ def get_settings(db: Session, *, actor: Actor) -> CompanyView:
 
 
 def update_settings(db: Session, *, actor: Actor, require_distinct_auditor: bool | None = None,
-                    language: str | None = None, name: str | None = None) -> CompanyView:
+                    language: str | None = None, name: str | None = None,
+                    allow_negative_stock: bool | None = None) -> CompanyView:
     """Change the settings a user may change after set-up; each change is in the audit log.
-    Raises InvalidInput for an unknown language or an empty name."""
+    Negative stock can be forbidden again only while no balance is below zero.
+    Raises InvalidInput for an unknown language, an empty name, or negative stock on hand."""
     require(actor, perm.SETTINGS_EDIT)
     if language is not None and language not in LANGUAGES:
         raise InvalidInput(field="language", reason="input.choice", value=language, choices=", ".join(LANGUAGES))
@@ -160,9 +164,12 @@ def update_settings(db: Session, *, actor: Actor, require_distinct_auditor: bool
         raise InvalidInput(field="company", reason="input.required")
     with db.begin():
         c = db.execute(select(Company).where(Company.id == 1).with_for_update()).scalar_one()
+        if allow_negative_stock is False and c.allow_negative_stock and db.execute(
+                select(StockBalance.product_id).where(StockBalance.qty < 0).limit(1)).first():
+            raise InvalidInput(field="allow_negative_stock", reason="stock.negative_exists")
         changed = {}
         for key, value in (("require_distinct_auditor", require_distinct_auditor), ("language", language),
-                           ("name", name.strip() if name else None)):
+                           ("name", name.strip() if name else None), ("allow_negative_stock", allow_negative_stock)):
             if value is not None and getattr(c, key) != value:
                 changed[key] = [getattr(c, key), value]
                 setattr(c, key, value)

@@ -196,7 +196,7 @@ def _next_doc_number(db: DB, doc_type: str, period_id: int) -> int:
 
 
 @dataclass(slots=True)
-class _Refs:
+class Refs:
     """Master data a batch of documents names, looked up once."""
 
     products: dict[str, Any] = field(default_factory=dict)
@@ -260,7 +260,7 @@ class _LineRow:
     source_line_id: int | None
 
 
-def _validate(db: DB, data: StockDocIn, refs: _Refs, source_lines: dict[tuple[int, str], Any] | None,
+def _validate(db: DB, data: StockDocIn, refs: Refs, source_lines: dict[tuple[int, str], Any] | None,
               ) -> tuple[dict[str, Any], list[_LineRow]]:
     """Check a document against the master data; every problem at once, each naming its field
     or line (lines[3].qty). Returns the header's ids and the lines to insert."""
@@ -416,12 +416,11 @@ _SOURCE_DOC = select(DOC.c.id, DOC.c.status, DOC.c.partner_id, DOC.c.doc_type).w
 _SOURCE_LINES = select(LINE.c.id, LINE.c.product_id, LINE.c.batch, LINE.c.qty).where(LINE.c.doc_id == bindparam("d"))
 
 
-def enter_doc(db: DB, data: StockDocIn, actor: Actor, refs: _Refs | None = None) -> DocRef:
+def enter_doc(db: DB, data: StockDocIn, actor: Actor, refs: Refs | None = None) -> DocRef:
     """Insert a draft (no transaction of its own). Raises BatchInvalid, InvalidInput,
     DuplicateCode, PeriodClosed/PeriodMissing."""
-    if refs is None:
-        refs = _Refs()
-        refs.load(db, [data])
+    refs = refs or Refs()
+    refs.load(db, [data])
     conn = conn_of(db)
     source_id = None
     source_lines = None
@@ -720,6 +719,11 @@ def _entry_accounts(rules: _Rules, doc: Any, p: _Planned) -> tuple[int | None, i
     return (acc.inventory, counter) if p.dir == IN else (counter, acc.inventory)
 
 
+def audit_doc(db: DB, doc_id: int, actor: Actor) -> DocRef:
+    """Audit a draft (no transaction, no audit-log entry of its own: the caller's step has them)."""
+    return _audit(db, doc_id, actor)
+
+
 def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     conn = conn_of(db)
     doc = conn.execute(_DOC_LOCK, {"d": doc_id}).one_or_none()
@@ -820,7 +824,8 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
         if p.row["dr_line"] is not None or p.row["adj_dr_line"] is not None:
             p.row["voucher_id"] = voucher_id
         rows.append(p.row)
-    conn.execute(_ENTRY_INSERT, rows)
+    if rows:
+        conn.execute(_ENTRY_INSERT, rows)
     linked = sorted({p.source_line_id for p in plans if p.basis == "source" and p.leg == 0 and p.source_line_id})
     if linked:
         conn.execute(_LINK, [{"l": x} for x in linked])
@@ -1429,7 +1434,7 @@ def enter_opening_stock(db: DB, items: Sequence[OpeningStockIn], actor: Actor) -
     data = StockDocIn(DocType.OPENING_STOCK.value, day, tuple(
         StockLineIn(x.product, x.qty, None, None, None, x.batch, x.expiry, None) for x in items),
         warehouse=items[0].warehouse if items else None)
-    refs = _Refs()
+    refs = Refs()
     refs.load(db, [StockDocIn(data.doc_type, day, data.lines, warehouse=x.warehouse) for x in items] or [data])
     errors: list[JxcError] = []
     rows = []
@@ -1480,3 +1485,170 @@ def set_opening_stock(db: Session, items: Sequence[OpeningStockIn], *, actor: Ac
         ref = enter_opening_stock(db.connection(), items, actor)
         append_audit(db, actor, "stock.opening", "stock_doc", ref.id, {"no": ref.no, "lines": len(items)})
         return ref
+
+
+# --- reading documents ----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class DocLineView:
+    line_no: int
+    product: str
+    name: str
+    batch: str
+    expiry: date | None
+    qty: Decimal
+    price: Decimal | None
+    amount: Decimal | None
+    tax: Decimal | None
+    book_qty: Decimal | None
+    cost: Decimal | None  # the stock value the line moved (leg 0), once audited
+
+
+@dataclass(frozen=True, slots=True)
+class DocView:
+    id: int
+    doc_type: str
+    no: str
+    doc_date: date
+    status: str
+    red: bool
+    partner: str | None
+    warehouse: str
+    to_warehouse: str | None
+    source: str | None
+    reason: str
+    memo: str
+    voucher: str | None  # "2026-06 记-0012"
+    lines: tuple[DocLineView, ...]
+
+
+def get_stock_doc(db: Session, doc_id: int, *, actor: Actor) -> DocView:
+    """One document with its lines, the cost each line moved, and its voucher."""
+    require(actor, perm.STOCK_READ)
+    from jxc.services.common import PERIOD, reading
+    from jxc.services.vouchers import VOUCHER
+    with reading(db):
+        d = db.execute(select(DOC).where(DOC.c.id == doc_id)).one_or_none()
+        if d is None:
+            raise NotFound(entity="stock_doc", key=doc_id)
+        codes = dict(db.execute(select(WAREHOUSE.c.id, WAREHOUSE.c.code)).all())
+        partner = db.execute(select(PARTNER.c.code).where(PARTNER.c.id == d.partner_id)).scalar()
+        source = db.execute(select(DOC.c.no).where(DOC.c.id == d.source_id)).scalar() if d.source_id else None
+        voucher = None
+        if d.voucher_id:
+            v = db.execute(select(VOUCHER.c.word, VOUCHER.c.number, PERIOD.c.year, PERIOD.c.month)
+                           .join(PERIOD, PERIOD.c.id == VOUCHER.c.period_id)
+                           .where(VOUCHER.c.id == d.voucher_id)).one()
+            voucher = f"{v.year:04d}-{v.month:02d} {v.word}-{v.number:04d}"
+        costs = dict(db.execute(select(ENTRY.c.doc_line_id, ENTRY.c.value)
+                                .where(ENTRY.c.doc_id == doc_id, ENTRY.c.leg == 0)).all())
+        lines = tuple(
+            DocLineView(r.line_no, r.code, r.name, r.batch, r.expiry, r.qty, r.price, r.amount, r.tax, r.book_qty,
+                        costs.get(r.id))
+            for r in db.execute(select(LINE, PRODUCT.c.code, PRODUCT.c.name)
+                                .join(PRODUCT, PRODUCT.c.id == LINE.c.product_id)
+                                .where(LINE.c.doc_id == doc_id).order_by(LINE.c.line_no)))
+        return DocView(d.id, d.doc_type, d.no, d.doc_date, d.status, d.red, partner, codes[d.warehouse_id],
+                       codes.get(d.to_warehouse_id) if d.to_warehouse_id else None, source, d.reason, d.memo,
+                       voucher, lines)
+
+
+@dataclass(frozen=True, slots=True)
+class DocSummary:
+    id: int
+    doc_type: str
+    no: str
+    doc_date: date
+    status: str
+    red: bool
+    partner: str | None
+    warehouse: str
+
+
+def list_stock_docs(db: Session, *, date_from: date, date_to: date, doc_type: str | None = None,
+                    status: str | None = None, after_id: int | None = None, limit: int = 100,
+                    actor: Actor) -> list[DocSummary]:
+    """单据序时簿: documents in a date range in (date, id) order, a page at a time (keyset on id
+    within the date order: pass the last id shown)."""
+    require(actor, perm.STOCK_READ)
+    from jxc.services.common import reading
+    if not 1 <= limit <= 10_000:
+        raise InvalidInput(field="limit", reason="input.range", value=limit, min=1, max=10_000)
+    with reading(db):
+        stmt = (select(DOC.c.id, DOC.c.doc_type, DOC.c.no, DOC.c.doc_date, DOC.c.status, DOC.c.red,
+                       PARTNER.c.code.label("partner"), WAREHOUSE.c.code.label("warehouse"))
+                .outerjoin(PARTNER, PARTNER.c.id == DOC.c.partner_id)
+                .join(WAREHOUSE, WAREHOUSE.c.id == DOC.c.warehouse_id)
+                .where(DOC.c.doc_date >= date_from, DOC.c.doc_date <= date_to)
+                .order_by(DOC.c.doc_date, DOC.c.id).limit(limit))
+        if doc_type:
+            stmt = stmt.where(DOC.c.doc_type == doc_type)
+        if status:
+            stmt = stmt.where(DOC.c.status == status)
+        if after_id is not None:
+            last = db.execute(select(DOC.c.doc_date).where(DOC.c.id == after_id)).scalar()
+            if last is not None:
+                stmt = stmt.where(or_(DOC.c.doc_date > last, and_(DOC.c.doc_date == last, DOC.c.id > after_id)))
+        return [DocSummary(r.id, r.doc_type, r.no, r.doc_date, r.status, r.red, r.partner, r.warehouse)
+                for r in db.execute(stmt)]
+
+
+# --- posting rules --------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PostingRuleView:
+    doc_type: str
+    category: str
+    inventory_account: str
+    counter_account: str
+
+
+def list_posting_rules(db: Session, *, actor: Actor) -> list[PostingRuleView]:
+    require(actor, perm.MASTERDATA_READ)
+    from jxc.services.common import reading
+    inv = ACCOUNT.alias("inv")
+    cnt = ACCOUNT.alias("cnt")
+    with reading(db):
+        return [PostingRuleView(r.doc_type, r.category, r.i, r.c) for r in db.execute(
+            select(RULE.c.doc_type, RULE.c.category, inv.c.code.label("i"), cnt.c.code.label("c"))
+            .join(inv, inv.c.id == RULE.c.inventory_account_id).join(cnt, cnt.c.id == RULE.c.counter_account_id)
+            .order_by(RULE.c.doc_type, RULE.c.category))]
+
+
+def set_posting_rule(db: Session, doc_type: str, inventory_account: str, counter_account: str, *,
+                     category: str = "", actor: Actor) -> None:
+    """Set the accounts a document type posts to, for one product category or ('') for all.
+    Documents audited later use them; audited ones keep the accounts they were posted with.
+    Raises InvalidInput, AccountUnknown/AccountNotLeaf/AccountInactive."""
+    require(actor, perm.ACCOUNT_EDIT)
+    if doc_type != SETTLEMENT and doc_type not in {t.value for t in DocType}:
+        raise InvalidInput(field="type", reason="input.choice", value=doc_type,
+                           choices=", ".join([*(t.value for t in DocType), SETTLEMENT]))
+    with db.begin():
+        conn = db.connection()
+        ids = {}
+        for field_name, code in (("inventory", inventory_account), ("counter", counter_account)):
+            acc = conn.execute(select(ACCOUNT).where(ACCOUNT.c.code == code)).one_or_none()
+            if acc is None:
+                raise AccountUnknown(account=code)
+            if not acc.is_leaf:
+                raise AccountNotLeaf(account=code)
+            if not acc.active:
+                raise AccountInactive(account=code)
+            ids[field_name] = acc.id
+        if category and conn.execute(select(PRODUCT.c.id).where(PRODUCT.c.category == category).limit(1)).first() \
+                is None and conn.execute(text_category_exists(category)).first() is None:
+            raise InvalidInput(field="category", reason="stock.unknown_category", value=category)
+        stmt = dialect_insert(conn, RULE)
+        stmt = stmt.on_conflict_do_update(index_elements=[RULE.c.doc_type, RULE.c.category], set_={
+            "inventory_account_id": stmt.excluded.inventory_account_id,
+            "counter_account_id": stmt.excluded.counter_account_id})
+        conn.execute(stmt, {"doc_type": doc_type, "category": category, "inventory_account_id": ids["inventory"],
+                            "counter_account_id": ids["counter"]})
+        append_audit(db, actor, "posting_rule.set", "posting_rule", f"{doc_type}/{category}",
+                     {"inventory": inventory_account, "counter": counter_account})
+
+
+def text_category_exists(category: str) -> Any:
+    from jxc.db.models import ProductCategory
+    return select(ProductCategory.id).where(ProductCategory.code == category)
