@@ -161,9 +161,13 @@ def _outflow(method: Method, bal: Balance, move: Move, *, allow_negative: bool) 
     available = max(bal.qty, ZERO)
     if q > available and not allow_negative:
         raise Shortfall(shortfall=q - available, available=available)
-    if method is Method.MONTHLY_AVERAGE and move.value is None:
+    if method is Method.MONTHLY_AVERAGE:
+        # Mid-period the balance value still holds the issues not yet costed, so it says nothing
+        # about what this outflow is worth: unpriced ones wait for the run, priced ones keep their value.
+        cost = ZERO if move.value is None else -move.value
         bal.qty -= q
-        return _done(method, bal, ZERO)
+        bal.value -= cost
+        return _done(method, bal, -cost)
     if method is Method.FIFO:
         return _fifo_out(bal, move, q)
     if q < bal.qty:
@@ -234,6 +238,12 @@ def monthly_run(opening_qty: Qty, opening_value: Money, last_unit: UnitCost,
             base_qty += m.qty
             base_value += m.value
     exact = base_value / base_qty if base_qty > 0 else last_unit
+
+    def at_unit(q: Qty) -> Money:
+        # Multiply before dividing: q × V ÷ Q is exact where V ÷ Q would be cut at 28 digits,
+        # and a cut-off 50.00499… must not round down what is really a tie at 50.005.
+        return money(q * base_value / base_qty) if base_qty > 0 else money(q * last_unit)
+
     values: list[Money] = []
     closing_qty = opening_qty
     last_issue = -1
@@ -242,13 +252,13 @@ def monthly_run(opening_qty: Qty, opening_value: Money, last_unit: UnitCost,
         if m.value is not None:
             values.append(m.value)
         else:
-            values.append(money(m.qty * exact))
+            values.append(at_unit(m.qty))
             if m.qty < 0:
                 last_issue = i
     moved = sum(values, ZERO)
     closing_value = opening_value + moved
     if last_issue >= 0:
-        target = ZERO if closing_qty == 0 else money(closing_qty * exact)
+        target = ZERO if closing_qty == 0 else at_unit(closing_qty)
         values[last_issue] += target - closing_value
         closing_value = target
     return MonthlyResult(unit_cost(exact), tuple(values), closing_qty, closing_value)

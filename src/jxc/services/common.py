@@ -9,11 +9,13 @@ and posting is the hot path (see docs/BENCHMARKS.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -29,14 +31,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from jxc.db.base import table_of
 from jxc.db.models import Account, AuditHead, AuditLog, Company, Partner, Period
 from jxc.db.session import READ_ONLY
 from jxc.domain.auditchain import GENESIS, canonical_json, entry_hash
-from jxc.domain.errors import BookMissing, LedgerOverflow, PeriodMissing
+from jxc.domain.errors import BookMissing, Conflict, LedgerOverflow, PeriodMissing
 from jxc.domain.numbers import MAX_MONEY
 from jxc.domain.periods import ensure_open
 from jxc.domain.permissions import Actor
@@ -59,6 +61,27 @@ def reading(db: Session) -> Iterator[Session]:
         if isinstance(db.get_bind(), Engine):
             db.connection(execution_options={READ_ONLY: True})
         yield db
+
+
+T = TypeVar("T")
+_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def retrying(work: Callable[[], T], attempts: int = 4) -> T:
+    """Run `work` (which opens and commits its own transaction) again when PostgreSQL aborts it
+    for a serialization failure or a deadlock, a bounded number of times with a short random
+    pause; then give up with Conflict, a clear "try again" for the user. Anything else passes."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except DBAPIError as exc:
+            code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+            if code not in _RETRYABLE:
+                raise
+            if attempt == attempts - 1:
+                raise Conflict() from exc
+            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def utcnow() -> datetime:
@@ -87,10 +110,11 @@ class BookRules:
     require_distinct_auditor: bool
     opening_locked: bool
     allow_negative_stock: bool = False
+    posting_rules_version: int = 0
 
 
 _RULES = select(COMPANY.c.voucher_word, COMPANY.c.require_distinct_auditor, COMPANY.c.opening_locked,
-                COMPANY.c.allow_negative_stock).where(COMPANY.c.id == 1)
+                COMPANY.c.allow_negative_stock, COMPANY.c.posting_rules_version).where(COMPANY.c.id == 1)
 
 
 def book_rules(db: DB) -> BookRules:
@@ -98,7 +122,7 @@ def book_rules(db: DB) -> BookRules:
     if row is None:
         raise BookMissing()
     return BookRules(row.voucher_word, bool(row.require_distinct_auditor), bool(row.opening_locked),
-                     bool(row.allow_negative_stock))
+                     bool(row.allow_negative_stock), int(row.posting_rules_version))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +142,7 @@ _PERIOD_COLS = (PERIOD.c.id, PERIOD.c.year, PERIOD.c.month, PERIOD.c.status, PER
                 PERIOD.c.end_date)
 _PERIOD_AND_RULES = (
     select(*_PERIOD_COLS, COMPANY.c.voucher_word, COMPANY.c.require_distinct_auditor, COMPANY.c.opening_locked,
-           COMPANY.c.allow_negative_stock)
+           COMPANY.c.allow_negative_stock, COMPANY.c.posting_rules_version)
     .select_from(PERIOD.join(COMPANY, COMPANY.c.id == 1))
     .where(PERIOD.c.start_date <= bindparam("day"), PERIOD.c.end_date >= bindparam("day"))
     .with_for_update(read=True, of=PERIOD)
@@ -136,7 +160,7 @@ def open_period_and_rules(db: DB, day: date) -> tuple[PeriodRef, BookRules]:
     period = _period_ref(row)
     ensure_open(period.status, period.label)
     return period, BookRules(row.voucher_word, bool(row.require_distinct_auditor), bool(row.opening_locked),
-                             bool(row.allow_negative_stock))
+                             bool(row.allow_negative_stock), int(row.posting_rules_version))
 
 
 def period_by_label(db: Session, year: int, month: int) -> PeriodRef | None:

@@ -19,6 +19,7 @@ overselling; SQLite serialises writers anyway.
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, null, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from jxc.db.base import table_of
@@ -98,6 +99,7 @@ from jxc.domain.stockdocs import (
     partner_fits,
 )
 from jxc.services.common import (
+    COMPANY,
     DB,
     BookRules,
     PeriodRef,
@@ -106,6 +108,7 @@ from jxc.services.common import (
     conn_of,
     dialect_insert,
     open_period_and_rules,
+    retrying,
     utcnow,
 )
 from jxc.services.vouchers import (
@@ -469,14 +472,36 @@ class _Accounts:
     counter: int
 
 
+_RULES_CACHE: dict[str, tuple[int, _Rules]] = {}
+_RULES_AND_AUX = union_all(
+    select(RULE.c.doc_type, RULE.c.category, RULE.c.inventory_account_id, RULE.c.counter_account_id),
+    select(null(), null(), ACCOUNT.c.id, null()).where(ACCOUNT.c.partner_aux))
+
+
 class _Rules:
-    """Posting rules and which accounts keep partner sub-ledgers, read once per transaction."""
+    """Posting rules and which accounts keep partner sub-ledgers. A process keeps them per
+    database while the book's posting_rules_version stays the same (read with the period on
+    every audit); an account's partner sub-ledger flag never changes after it is created."""
 
     def __init__(self, db: DB) -> None:
+        self.rules: dict[tuple[str, str], _Accounts] = {}
+        self.aux: set[int] = set()
+        for r in conn_of(db).execute(_RULES_AND_AUX):
+            if r.doc_type is None:
+                self.aux.add(r.inventory_account_id)
+            else:
+                self.rules[(r.doc_type, r.category)] = _Accounts(r.inventory_account_id, r.counter_account_id)
+
+    @classmethod
+    def of(cls, db: DB, rules: BookRules | None = None) -> _Rules:
         conn = conn_of(db)
-        self.rules = {(r.doc_type, r.category): _Accounts(r.inventory_account_id, r.counter_account_id)
-                      for r in conn.execute(select(RULE))}
-        self.aux = set(conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.partner_aux)).scalars())
+        version = (rules or book_rules(conn)).posting_rules_version
+        key = str(conn.engine.url)
+        cached = _RULES_CACHE.get(key)
+        if cached is None or cached[0] != version:
+            cached = (version, cls(conn))
+            _RULES_CACHE[key] = cached
+        return cached[1]
 
     def accounts(self, doc_type: str, category: str | None) -> _Accounts:
         found = self.rules.get((doc_type, category or "")) or self.rules.get((doc_type, ""))
@@ -520,21 +545,54 @@ _LAYER_SET = update(LAYER).where(LAYER.c.ident == bindparam("i")).values(qty=bin
 _BAL_NEW: dict[str, Any] = {}
 
 
+_BAL_COLS = (BAL.c.product_id, BAL.c.warehouse_id, BAL.c.batch, BAL.c.qty, BAL.c.value, BAL.c.last_unit,
+             BAL.c.last_date, BAL.c.expiry)
+_BAL_LOCKS: dict[int, Any] = {}
+
+
+def _bal_lock(n: int) -> Any:
+    """SELECT ... FOR UPDATE of n balance rows in key order, one statement per arity, built once."""
+    stmt = _BAL_LOCKS.get(n)
+    if stmt is None:
+        # OR of key equalities, not a row-value IN: SQLite scans the whole table for the latter.
+        keys = [and_(BAL.c.product_id == bindparam(f"p{i}"), BAL.c.warehouse_id == bindparam(f"w{i}"),
+                     BAL.c.batch == bindparam(f"b{i}")) for i in range(n)]
+        stmt = (select(*_BAL_COLS).where(or_(*keys))
+                .order_by(BAL.c.product_id, BAL.c.warehouse_id, BAL.c.batch).with_for_update())
+        _BAL_LOCKS[n] = stmt
+    return stmt
+
+
 def _lock_keys(db: DB, keys: Sequence[Key], methods: dict[int, str], names: dict[Key, tuple[str, str]],
                ) -> dict[Key, _KeyState]:
     """Lock the balance rows of `keys` in key order, creating missing ones, and read them (with
     FIFO layers). Sorted locking means two documents never wait on each other in a cycle."""
     conn = conn_of(db)
-    stmt = _BAL_NEW.get(conn.dialect.name)
-    if stmt is None:
-        stmt = dialect_insert(conn, BAL).on_conflict_do_nothing()
-        _BAL_NEW[conn.dialect.name] = stmt
     ordered = sorted(set(keys))
-    conn.execute(stmt, [{"product_id": p, "warehouse_id": w, "batch": b, "qty": ZERO, "value": ZERO,
-                         "last_unit": ZERO, "last_date": None, "expiry": None} for p, w, b in ordered])
+
+    def read(chunk: Sequence[Key]) -> dict[Key, Any]:
+        params: dict[str, Any] = {}
+        for i, (p, w, b) in enumerate(chunk):
+            params.update({f"p{i}": p, f"w{i}": w, f"b{i}": b})
+        return {(r.product_id, r.warehouse_id, r.batch): r for r in conn.execute(_bal_lock(len(chunk)), params)}
+
+    # Chunks in key order keep the lock order; a chunk bounds the statement's size.
+    rows: dict[Key, Any] = {}
+    for chunk in _chunks(ordered, 50):
+        rows.update(read(chunk))
+    if len(rows) < len(ordered):
+        stmt = _BAL_NEW.get(conn.dialect.name)
+        if stmt is None:
+            stmt = dialect_insert(conn, BAL).on_conflict_do_nothing()
+            _BAL_NEW[conn.dialect.name] = stmt
+        missing = [k for k in ordered if k not in rows]
+        conn.execute(stmt, [{"product_id": p, "warehouse_id": w, "batch": b, "qty": ZERO, "value": ZERO,
+                             "last_unit": ZERO, "last_date": None, "expiry": None} for p, w, b in missing])
+        for chunk in _chunks(missing, 50):
+            rows.update(read(chunk))
     states: dict[Key, _KeyState] = {}
     for key in ordered:
-        r = conn.execute(_BAL_LOCK, {"p": key[0], "w": key[1], "b": key[2]}).one()
+        r = rows[key]
         method = Method(methods[key[0]])
         bal = Balance(r.qty, r.value, r.last_unit)
         st = _KeyState(key, method, bal, r.last_date, r.expiry, *names[key])
@@ -547,12 +605,20 @@ def _lock_keys(db: DB, keys: Sequence[Key], methods: dict[int, str], names: dict
 
 
 def _save_state(db: DB, st: _KeyState, day: date | None) -> None:
-    conn = conn_of(db)
-    last = max(d for d in (st.last_date, day) if d) if (st.last_date or day) else None
-    conn.execute(_BAL_SET, {"p": st.key[0], "w": st.key[1], "b": st.key[2], "q": st.bal.qty, "v": st.bal.value,
-                            "u": st.bal.last_unit, "d": last, "e": st.expiry})
-    st.last_date = last
-    _save_layers(db, st)
+    _save_states(db, [st], day)
+
+
+def _save_states(db: DB, states: Sequence[_KeyState], day: date | None) -> None:
+    """Write the balance rows (one statement for all keys) and the FIFO layers."""
+    rows = []
+    for st in states:
+        last = max(d for d in (st.last_date, day) if d) if (st.last_date or day) else None
+        st.last_date = last
+        rows.append({"p": st.key[0], "w": st.key[1], "b": st.key[2], "q": st.bal.qty, "v": st.bal.value,
+                     "u": st.bal.last_unit, "d": last, "e": st.expiry})
+        _save_layers(db, st)
+    if rows:
+        conn_of(db).execute(_BAL_SET, rows)
 
 
 def _save_layers(db: DB, st: _KeyState) -> None:
@@ -595,12 +661,54 @@ def _cost(st: _KeyState, move: Move, allow_negative: bool, day: date) -> Any:
 # --- auditing ------------------------------------------------------------------------
 
 _DOC_LOCK = (select(DOC).where(DOC.c.id == bindparam("d")).with_for_update())
-_DOC_LINES = (select(LINE.c.id, LINE.c.line_no, LINE.c.product_id, LINE.c.qty, LINE.c.amount, LINE.c.batch,
-                     LINE.c.expiry, LINE.c.source_line_id, PRODUCT.c.code, PRODUCT.c.costing_method,
-                     PRODUCT.c.category, PRODUCT.c.shelf_life_days)
-              .join(PRODUCT, PRODUCT.c.id == LINE.c.product_id)
-              .where(LINE.c.doc_id == bindparam("d")).order_by(LINE.c.line_no))
+_DOC_WITH_LINES = (
+    select(*DOC.c, LINE.c.id.label("l_id"), LINE.c.line_no.label("l_line_no"), LINE.c.product_id.label("l_product_id"),
+           LINE.c.qty.label("l_qty"), LINE.c.amount.label("l_amount"), LINE.c.batch.label("l_batch"),
+           LINE.c.expiry.label("l_expiry"), LINE.c.source_line_id.label("l_source_line_id"),
+           PRODUCT.c.code.label("l_code"), PRODUCT.c.costing_method.label("l_costing_method"),
+           PRODUCT.c.category.label("l_category"))
+    .select_from(DOC.join(LINE, LINE.c.doc_id == DOC.c.id).join(PRODUCT, PRODUCT.c.id == LINE.c.product_id))
+    .where(DOC.c.id == bindparam("d")).order_by(LINE.c.line_no).with_for_update(of=DOC))
+
+
+@dataclass(frozen=True, slots=True)
+class _LineFacts:
+    id: int
+    line_no: int
+    product_id: int
+    qty: Decimal
+    amount: Decimal | None
+    batch: str
+    expiry: date | None
+    source_line_id: int | None
+    code: str
+    costing_method: str
+    category: str | None
+
+
+def _lock_doc(db: DB, doc_id: int) -> tuple[Any, list[_LineFacts]]:
+    """The document, locked, with its lines and their products' costing facts: one round trip."""
+    rows = conn_of(db).execute(_DOC_WITH_LINES, {"d": doc_id}).all()
+    if not rows:
+        raise NotFound(entity="stock_doc", key=doc_id)
+    return rows[0], [_LineFacts(r.l_id, r.l_line_no, r.l_product_id, r.l_qty, r.l_amount, r.l_batch, r.l_expiry,
+                                r.l_source_line_id, r.l_code, r.l_costing_method, r.l_category) for r in rows]
+
+
 _WH_CODES = select(WAREHOUSE.c.id, WAREHOUSE.c.code).where(WAREHOUSE.c.id.in_(bindparam("ids", expanding=True)))
+_WH_CODE_CACHE: dict[str, dict[int, str]] = {}
+
+
+def _warehouse_codes(db: DB, ids: set[int]) -> dict[int, str]:
+    """Warehouse codes by id; codes never change, so each process remembers them per database."""
+    conn = conn_of(db)
+    known = _WH_CODE_CACHE.setdefault(str(conn.engine.url), {})
+    missing = ids - known.keys()
+    if missing:
+        known.update(conn.execute(_WH_CODES, {"ids": sorted(missing)}).all())
+    return {i: known[i] for i in ids}
+
+
 _ENTRY_INSERT = insert(ENTRY)
 _DOC_AUDITED = update(DOC).where(DOC.c.id == bindparam("d")).values(
     status=bindparam("s"), audited_by=bindparam("a"), voucher_id=bindparam("vid"))
@@ -638,7 +746,7 @@ def _source_value(src_qty: Decimal, src_value: Decimal, qty: Decimal) -> Decimal
     return sign * portion(abs(qty), abs(src_qty), src_value * src_sign)
 
 
-def _plan(doc: Any, lines: list[Any], states_at: Any, red_of: dict[int, Any]) -> list[_Planned]:
+def _plan(doc: Any, lines: list[_LineFacts], states_at: Any, red_of: dict[int, Any]) -> list[_Planned]:
     """The entries a document's lines make, before costing."""
     doc_type = DocType(doc.doc_type)
     kind = KINDS[doc_type]
@@ -646,7 +754,7 @@ def _plan(doc: Any, lines: list[Any], states_at: Any, red_of: dict[int, Any]) ->
     for ln in lines:
         key = (ln.product_id, doc.warehouse_id, ln.batch)
         monthly = Method(ln.costing_method) is Method.MONTHLY_AVERAGE
-        if doc.red:
+        if doc.red and ln.source_line_id is not None:
             # 红字: the original line's direction, moving the other way at the original's cost.
             orig = red_of[ln.source_line_id]
             prefer = ident(ln.source_line_id, 0) if orig.dir == IN else None
@@ -726,23 +834,19 @@ def audit_doc(db: DB, doc_id: int, actor: Actor) -> DocRef:
 
 def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     conn = conn_of(db)
-    doc = conn.execute(_DOC_LOCK, {"d": doc_id}).one_or_none()
-    if doc is None:
-        raise NotFound(entity="stock_doc", key=doc_id)
+    doc, lines = _lock_doc(db, doc_id)
     if doc.status != DocStatus.DRAFT:
         raise InvalidTransition(document=doc.no, current=doc.status, target=DocStatus.AUDITED.value)
     period, rules = _doc_period(db, doc)
     if rules.require_distinct_auditor and doc.created_by == actor.id and doc.doc_type != DocType.OPENING_STOCK:
         raise SameUserAudit(voucher=doc.no, user=actor.username)
-    lines = list(conn.execute(_DOC_LINES, {"d": doc_id}))
     red_of: dict[int, Any] = {}
     if doc.red:
         red_of = {r.doc_line_id: r for r in conn.execute(
             select(ENTRY.c.doc_line_id, ENTRY.c.dir).where(ENTRY.c.doc_id == doc.source_id, ENTRY.c.leg == 0))}
     if doc.source_id is not None:
         _check_returnable(db, doc, lines)
-    wh_ids = {doc.warehouse_id} | ({doc.to_warehouse_id} if doc.to_warehouse_id else set())
-    wh_codes = dict(conn.execute(_WH_CODES, {"ids": sorted(wh_ids)}).all())
+    wh_codes = _warehouse_codes(db, {doc.warehouse_id} | ({doc.to_warehouse_id} if doc.to_warehouse_id else set()))
     keys = {(ln.product_id, doc.warehouse_id, ln.batch) for ln in lines}
     if doc.to_warehouse_id:
         keys |= {(ln.product_id, doc.to_warehouse_id, ln.batch) for ln in lines}
@@ -750,13 +854,12 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     codes = {ln.product_id: ln.code for ln in lines}
     names = {k: (codes[k[0]], wh_codes[k[1]]) for k in keys}
     states = _lock_keys(db, sorted(keys), methods, names)
-    runs = _run_periods(db)
     backdated = {k for k, st in states.items() if st.last_date is not None and st.last_date > doc.doc_date}
     for k in sorted(backdated):
         states[k] = _state_at(db, states[k], doc.doc_date, FAR)
     plans = _plan(doc, lines, states.__getitem__, red_of)
     sources = _source_entries(db, [p.source_line_id for p in plans if p.basis == "source" and p.leg == 0])
-    book = _Rules(db)
+    book = _Rules.of(db, rules)
     layout = _VoucherLayout()
     run_pending: list[_Planned] = []
     fresh: dict[int, tuple[Decimal, Decimal]] = {}  # this document's leg-0 values, for its transfer legs
@@ -774,7 +877,7 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
                         None if (p.prefer_layer is not None and st.method is Method.FIFO) else value,
                         p.prefer_layer)
         elif p.basis == "fixed" and p.fixed is None:  # a monthly-average transfer: at the last known unit cost
-            p.fixed = -money(-p.qty * st.bal.last_unit) if st.bal.qty != -p.qty else -st.bal.value
+            p.fixed = -money(-p.qty * st.bal.last_unit)
             move = Move(ident(p.line_id, p.leg), p.qty, p.fixed)
         else:
             move = Move(ident(p.line_id, p.leg), p.qty, p.fixed)
@@ -832,9 +935,10 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     if take_rows:
         conn.execute(insert(TAKE), take_rows)
     # Monthly-average entries in a period whose costing run is done are costed again with it.
-    rerun = {p.key for p in run_pending if _run_covers(runs, doc.doc_date)}
-    for st in states.values():
-        _save_state(db, st, doc.doc_date)
+    monthly = {p.key for p in plans if p.basis != "none" and states[p.key].method is Method.MONTHLY_AVERAGE}
+    runs = _run_periods(db) if monthly or backdated else {}
+    rerun = monthly if _run_covers(runs, doc.doc_date) else set()
+    _save_states(db, list(states.values()), doc.doc_date)
     todo = [(k, doc.doc_date, FAR) for k in sorted(backdated - rerun)]
     todo += [(k, doc.doc_date, 0) for k in sorted(rerun)]
     if todo:
@@ -967,7 +1071,7 @@ _LAST_DATE = select(ENTRY.c.entry_date).where(
 def _recost(db: DB, todo: list[tuple[Key, date, int]], states: dict[Key, _KeyState], rules: BookRules,
             runs: dict[int, _Run], actor: Actor) -> None:
     """Re-cost each key from its position on, then whatever takes its cost from what changed."""
-    book = _Rules(db)
+    book = _Rules.of(db, rules)
     queue = list(todo)
     rounds = 0
     while queue:
@@ -1229,7 +1333,7 @@ def _unaudit(db: DB, doc_id: int, actor: Actor) -> DocRef:
         first.setdefault(k, (e.entry_date, e.id - 1))
     # Everything after each key's first entry of this document is given back (FIFO) before the
     # entries go, then costed again without them.
-    book = _Rules(db)
+    book = _Rules.of(db, rules)
     deltas = []
     for e in entries:
         if e.voucher_id is not None and e.voucher_id != doc.voucher_id and e.dr_line is not None:
@@ -1259,13 +1363,17 @@ def create_stock_doc(db: Session, data: StockDocIn, *, actor: Actor, audit: bool
     require(actor, perm.STOCK_CREATE)
     if audit:
         require(actor, perm.STOCK_AUDIT)
-    with db.begin():
-        ref = enter_doc(db.connection(), data, actor)
-        append_audit(db, actor, "stock_doc.create", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
-        if audit:
-            ref = _audit(db.connection(), ref.id, actor)
-            append_audit(db, actor, "stock_doc.audit", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
-        return ref
+
+    def work() -> DocRef:
+        with db.begin():
+            ref = enter_doc(db.connection(), data, actor)
+            append_audit(db, actor, "stock_doc.create", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
+            if audit:
+                ref = _audit(db.connection(), ref.id, actor)
+                append_audit(db, actor, "stock_doc.audit", "stock_doc", ref.id,
+                             {"type": ref.doc_type, "no": ref.no})
+            return ref
+    return retrying(work)
 
 
 def audit_stock_doc(db: Session, doc_id: int, *, actor: Actor) -> DocRef:
@@ -1273,10 +1381,13 @@ def audit_stock_doc(db: Session, doc_id: int, *, actor: Actor) -> DocRef:
     what it back-dates. Raises NotFound, InvalidTransition, PeriodClosed, Shortfall,
     NothingToAdjust, SameUserAudit, InvalidInput (a return beyond its source), PermissionDenied."""
     require(actor, perm.STOCK_AUDIT)
-    with db.begin():
-        ref = _audit(db.connection(), doc_id, actor)
-        append_audit(db, actor, "stock_doc.audit", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
-        return ref
+
+    def work() -> DocRef:
+        with db.begin():
+            ref = _audit(db.connection(), doc_id, actor)
+            append_audit(db, actor, "stock_doc.audit", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
+            return ref
+    return retrying(work)
 
 
 def unaudit_stock_doc(db: Session, doc_id: int, *, actor: Actor) -> DocRef:
@@ -1284,10 +1395,13 @@ def unaudit_stock_doc(db: Session, doc_id: int, *, actor: Actor) -> DocRef:
     reverses it; its entries go, its voucher is voided, later entries are re-costed.
     Raises DependentDocuments, Shortfall (later issues would go negative), PeriodClosed."""
     require(actor, perm.STOCK_AUDIT)
-    with db.begin():
-        ref = _unaudit(db.connection(), doc_id, actor)
-        append_audit(db, actor, "stock_doc.unaudit", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
-        return ref
+
+    def work() -> DocRef:
+        with db.begin():
+            ref = _unaudit(db.connection(), doc_id, actor)
+            append_audit(db, actor, "stock_doc.unaudit", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
+            return ref
+    return retrying(work)
 
 
 def delete_stock_doc(db: Session, doc_id: int, *, actor: Actor) -> None:
@@ -1645,6 +1759,9 @@ def set_posting_rule(db: Session, doc_type: str, inventory_account: str, counter
             "counter_account_id": stmt.excluded.counter_account_id})
         conn.execute(stmt, {"doc_type": doc_type, "category": category, "inventory_account_id": ids["inventory"],
                             "counter_account_id": ids["counter"]})
+        # A new random stamp, not a counter: a counter can come back to a value a process has
+        # cached rules for, after a rolled-back change.
+        conn.execute(update(COMPANY).where(COMPANY.c.id == 1).values(posting_rules_version=secrets.randbits(31)))
         append_audit(db, actor, "posting_rule.set", "posting_rule", f"{doc_type}/{category}",
                      {"inventory": inventory_account, "counter": counter_account})
 

@@ -28,6 +28,8 @@ class Company(Base):
     opening_locked: Mapped[bool] = mapped_column(Boolean, default=False)
     # Negative stock (负库存): forbidden by default; when allowed, see domain/costing.py.
     allow_negative_stock: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Bumped by every change of posting rules, so a process may keep them between documents.
+    posting_rules_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class FiscalYear(Base):

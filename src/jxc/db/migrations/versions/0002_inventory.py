@@ -219,6 +219,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('company', schema=None) as batch_op:
         batch_op.add_column(sa.Column('allow_negative_stock', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('posting_rules_version', sa.Integer(), server_default='0', nullable=False))
 
     with op.batch_alter_table('product', schema=None) as batch_op:
         batch_op.add_column(sa.Column('spec', sa.String(length=200), nullable=True))
