@@ -449,7 +449,8 @@ def test_fifo_unpriced_inflow_and_cost_adjustment():
         adj(3, "3.00"),  # freight on the newest receipt: layer 2 becomes 5 / 63.00; bal 15 / 163.00
         out(4, "12"),  # layer 1 all 100.00 + 2 × 63.00/5 = 25.20 → 125.20
     ])
-    assert c[2] == Costed(D("3.00"), ZERO, D("15"), D("163.00"), D("10.866667"))  # 163/15 = 10.8666…
+    # 163/15 = 10.8666…; the adjustment is recorded as a take of -3.00 from layer 2, so undoing it gives it back
+    assert c[2] == Costed(D("3.00"), ZERO, D("15"), D("163.00"), D("10.866667"), ((2, ZERO, D("-3.00")),))
     assert c[3].value == D("-125.20")
     assert layers(bal) == [(2, D("3"), D("37.80"))]  # 63.00 − 25.20
     assert (bal.qty, bal.value) == (D("3"), D("37.80"))

@@ -190,15 +190,15 @@ def test_batch_lists_every_problem_with_its_line():
     lines = describe(REPRESENTATIVE["batch"], "zh_CN").split("\n")
     assert len(lines) == len(REPRESENTATIVE["batch"].errors) == 10
     assert lines[0].startswith("第 1 条分录：")
-    assert "第 8 条分录 贷方" in lines[7]
+    assert "第 8 行 贷方" in lines[7]
 
 
 @pytest.mark.parametrize(
     ("field", "zh", "en"),
     [
-        ("lines[2].debit", ["第 2 条分录", "借方"], ["entry 2", "debit"]),
-        ("lines[3].credit", ["第 3 条分录", "贷方"], ["entry 3", "credit"]),
-        ("lines[1].account", ["第 1 条分录", "科目"], ["entry 1", "account"]),
+        ("lines[2].debit", ["第 2 行", "借方"], ["line 2", "debit"]),
+        ("lines[3].credit", ["第 3 行", "贷方"], ["line 3", "credit"]),
+        ("lines[1].account", ["第 1 行", "科目"], ["line 1", "account"]),
         ("period", ["会计期间"], ["period"]),
     ],
 )

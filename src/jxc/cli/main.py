@@ -620,18 +620,20 @@ def vars_of(obj: object) -> dict[str, object]:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}  # type: ignore[arg-type]
 
 
-@settings_app.command("set", help=H("help.settings_set"))
+@settings_app.command("set", help=H("help.settings_change"))
 def settings_set(
     distinct_auditor: Annotated[bool | None, typer.Option("--distinct-auditor/--no-distinct-auditor")] = None,
     language: Annotated[str | None, typer.Option("--language", help="zh_CN or en")] = None,
     company: Annotated[str | None, typer.Option("--company")] = None,
+    allow_negative_stock: Annotated[bool | None, typer.Option(
+        "--allow-negative-stock/--no-allow-negative-stock", help=H("help.opt_allow_negative_stock"))] = None,
 ) -> None:
     """Change company settings."""
     c = ctx()
     with _errors():
         db = c.session()
         books.update_settings(db, actor=c.actor(db), require_distinct_auditor=distinct_auditor, language=language,
-                              name=company)
+                              name=company, allow_negative_stock=allow_negative_stock)
         out.print(t("cli.settings_saved", c.lang))
 
 
@@ -659,6 +661,11 @@ def period_add_year() -> None:
         db = c.session()
         added = books.open_next_fiscal_year(db, actor=c.actor(db))
         out.print(t("cli.year_added", c.lang, first=added[0].label, last=added[-1].label))
+
+
+# The inventory commands (stock, cost, product, warehouse, partner, category, posting-rule and the
+# stock reports) live in their own module, which registers them on `app` and `report_app` above.
+from jxc.cli import stock_cmds  # noqa: E402, F401
 
 
 def main() -> None:

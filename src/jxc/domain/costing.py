@@ -209,9 +209,13 @@ def _adjust_value(method: Method, bal: Balance, move: Move) -> Costed:
     if bal.qty <= 0:
         raise NothingToAdjust()
     bal.value += v
+    takes: tuple[tuple[int, Qty, Money], ...] = ()
     if method is Method.FIFO and bal.layers:
-        bal.layers[-1].value += v  # the newest receipt is what a freight or price correction concerns
-    return _done(method, bal, v)
+        # The newest receipt is what a freight or price correction concerns. Recorded as a take
+        # of minus the amount, so that undoing the adjustment gives the layer its value back.
+        bal.layers[-1].value += v
+        takes = ((bal.layers[-1].ident, ZERO, -v),)
+    return _done(method, bal, v, takes=takes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +250,7 @@ def monthly_run(opening_qty: Qty, opening_value: Money, last_unit: UnitCost,
 
     values: list[Money] = []
     closing_qty = opening_qty
-    last_issue = -1
+    last_issue = last_out = -1
     for i, m in enumerate(moves):
         closing_qty += m.qty
         if m.value is not None:
@@ -255,10 +259,15 @@ def monthly_run(opening_qty: Qty, opening_value: Money, last_unit: UnitCost,
             values.append(at_unit(m.qty))
             if m.qty < 0:
                 last_issue = i
+        if m.qty < 0:
+            last_out = i
     moved = sum(values, ZERO)
     closing_value = opening_value + moved
-    if last_issue >= 0:
+    # No residue on zero stock: when the period ends empty, its last outflow of any kind takes
+    # what is left (a priced one too, e.g. a transfer valued at the last unit cost).
+    absorber = last_out if closing_qty == 0 else last_issue
+    if absorber >= 0:
         target = ZERO if closing_qty == 0 else at_unit(closing_qty)
-        values[last_issue] += target - closing_value
+        values[absorber] += target - closing_value
         closing_value = target
     return MonthlyResult(unit_cost(exact), tuple(values), closing_qty, closing_value)

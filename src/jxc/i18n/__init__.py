@@ -87,6 +87,8 @@ def describe(error: JxcError, lang: str | None = None) -> str:
     for key in ("current", "target"):
         if key in params:
             params[key] = t(f"status.{params[key]}", lang)
+    if "reason" in params and not isinstance(error, InvalidInput):
+        params["reason"] = t(str(params["reason"]), lang, **params)  # a refusal's reason is a message code too
     if isinstance(error, InvalidInput):
         reason = str(params.get("reason", "input.invalid"))
         problem = t(reason, lang, **params)

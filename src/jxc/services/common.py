@@ -295,3 +295,28 @@ def append_audit(db: DB, actor: Actor | None, action: str, entity: str, entity_i
                                "prev_hash": prev_hash, "hash": digest})
     _LAST_HEAD[key] = (seq, digest)
     return seq
+
+
+def append_audit_many(db: DB, actor: Actor, entries: Sequence[tuple[str, str, object, dict[str, Any]]]) -> None:
+    """Append many entries to the audit log in one go, chained in order: (action, entity,
+    entity id, detail) each. The head is locked first, as append_audit does."""
+    if not entries:
+        return
+    conn = conn_of(db)
+    head = conn.execute(_HEAD_LOCK).one_or_none()
+    prev_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    at = utcnow().isoformat(timespec="microseconds")
+    rows = []
+    for action, entity, entity_id, detail in entries:
+        body = canonical_json(detail)
+        digest = entry_hash(prev_hash, prev_seq + 1, at, actor.username, action, entity, str(entity_id), body)
+        rows.append({"seq": prev_seq + 1, "at": at, "user_id": actor.id, "username": actor.username,
+                     "action": action, "entity": entity, "entity_id": str(entity_id), "detail": body,
+                     "prev_hash": prev_hash, "hash": digest})
+        prev_seq, prev_hash = prev_seq + 1, digest
+    conn.execute(_LOG_INSERT, rows)
+    if head is None:
+        conn.execute(insert(AUDIT_HEAD).values(id=1, seq=prev_seq, hash=prev_hash))
+    else:
+        conn.execute(_HEAD_MOVE, {"new_seq": prev_seq, "new_hash": prev_hash})
+    _LAST_HEAD[str(conn.engine.url)] = (prev_seq, prev_hash)

@@ -135,7 +135,7 @@ WAREHOUSE = table_of(Warehouse)
 PARTNER = table_of(Partner)
 ACCOUNT = table_of(Account)
 
-FAR = 2**62  # an entry id after every real one: "after everything dated that day"
+FAR = 2**31 - 1  # an entry id after every real one ("after everything dated that day"); fits INTEGER
 
 Key = tuple[int, int, str]  # product, warehouse, batch
 
@@ -441,6 +441,8 @@ def enter_doc(db: DB, data: StockDocIn, actor: Actor, refs: Refs | None = None) 
             raise InvalidInput(field="source", reason="stock.source_other_partner", value=data.source)
         source_id = src.id
         source_lines = {(r.product_id, r.batch): r for r in conn.execute(_SOURCE_LINES, {"d": src.id})}
+    if data.doc_type == DocType.OPENING_STOCK:
+        raise InvalidInput(field="type", reason="stock.opening_via_service", value=data.doc_type)
     header, rows = _validate(db, data, refs, source_lines)
     period, _ = open_period_and_rules(db, data.doc_date)
     doc_type = DocType(data.doc_type)
@@ -716,7 +718,7 @@ _BOOK_QTY = update(LINE).where(LINE.c.id == bindparam("l")).values(book_qty=bind
 _SOURCE_ENTRY = select(ENTRY.c.doc_line_id, ENTRY.c.leg, ENTRY.c.qty, ENTRY.c.value).where(
     ENTRY.c.doc_line_id.in_(bindparam("ids", expanding=True)), ENTRY.c.leg == 0)
 _LINK = update(ENTRY).where(ENTRY.c.doc_line_id == bindparam("l"), ENTRY.c.leg == 0).values(linked=True)
-_RETURNED = (select(LINE.c.source_line_id, LINE.c.qty).join(DOC, DOC.c.id == LINE.c.doc_id)
+_RETURNED = (select(LINE.c.id, LINE.c.source_line_id, LINE.c.qty, DOC.c.red).join(DOC, DOC.c.id == LINE.c.doc_id)
              .where(LINE.c.source_line_id.in_(bindparam("ids", expanding=True)), DOC.c.status == "audited",
                     DOC.c.doc_type != DocType.TRANSFER.value))
 
@@ -827,6 +829,72 @@ def _entry_accounts(rules: _Rules, doc: Any, p: _Planned) -> tuple[int | None, i
     return (acc.inventory, counter) if p.dir == IN else (counter, acc.inventory)
 
 
+@dataclass(slots=True)
+class _DocCosting:
+    layout: _VoucherLayout
+    takes: list[dict[str, Any]]
+    fresh: dict[int, tuple[Decimal, Decimal]]
+
+
+def _cost_doc(doc: Any, plans: list[_Planned], states: dict[Key, _KeyState], book: _Rules, allow_negative: bool,
+              period_id: int, sources: dict[int, tuple[Decimal, Decimal]]) -> _DocCosting:
+    """Cost a document's planned entries against the running balances, in line order, and lay
+    out its voucher. No I/O: each plan's `row` becomes the entry to insert (voucher id unset),
+    so the one-document audit and the bulk import share it."""
+    layout = _VoucherLayout()
+    fresh: dict[int, tuple[Decimal, Decimal]] = {}  # this document's leg-0 values, for its transfer legs
+    take_rows: list[dict[str, Any]] = []
+    for p in plans:
+        st = states[p.key]
+        if p.basis == "none":  # a stocktake line that found the book quantity: nothing moves
+            continue
+        if p.basis == "source":
+            src = fresh.get(p.line_id) if p.leg == 1 else sources.get(p.source_line_id or 0)
+            if src is None:
+                raise StockDocRefused(document=doc.no, reason="stock.source_missing")
+            value = -src[1] if p.leg == 1 else _source_value(src[0], src[1], p.qty)
+            move = Move(ident(p.line_id, p.leg), p.qty,
+                        None if (p.prefer_layer is not None and st.method is Method.FIFO) else value,
+                        p.prefer_layer)
+        elif p.basis == "fixed" and p.fixed is None:  # a monthly-average transfer: at the last known unit cost
+            p.fixed = -money(-p.qty * st.bal.last_unit)
+            move = Move(ident(p.line_id, p.leg), p.qty, p.fixed)
+        else:
+            move = Move(ident(p.line_id, p.leg), p.qty, p.fixed)
+        costed = _cost(st, move, allow_negative, doc.doc_date)
+        take_rows.extend({"taker": move.entry_id, "layer": t[0], "qty": t[1], "value": t[2]} for t in costed.takes)
+        if p.leg == 0:
+            fresh[p.line_id] = (p.qty, costed.value)
+        if p.expiry is not None and p.qty > 0:
+            st.expiry = p.expiry
+        dr, cr = _entry_accounts(book, doc, p)
+        row = {"doc_id": doc.id, "doc_line_id": p.line_id, "leg": p.leg, "product_id": p.key[0],
+               "warehouse_id": p.key[1], "batch": p.key[2], "expiry": p.expiry or st.expiry,
+               "entry_date": doc.doc_date, "period_id": period_id, "dir": p.dir, "qty": p.qty,
+               "value": costed.value, "adjust": costed.adjust, "basis": p.basis, "source_line_id": p.source_line_id,
+               "linked": p.leg == 0 and doc.doc_type == DocType.TRANSFER, "bal_qty": costed.qty_after,
+               "bal_value": costed.value_after, "unit_cost": costed.unit_after, "voucher_id": None,
+               "dr_account_id": dr, "cr_account_id": cr, "partner_id": doc.partner_id, "dr_line": None,
+               "cr_line": None, "adj_dr_line": None, "adj_cr_line": None}
+        if "book_qty" in p.row:
+            row["book_qty"] = p.row["book_qty"]
+        p.row = row
+        # A monthly-average issue is costed, and put on a voucher, by the period's run instead.
+        if dr is not None and cr is not None and (st.method is not Method.MONTHLY_AVERAGE or p.basis != "cost"):
+            amount = costed.value * p.dir
+            row["dr_line"] = layout.line(1, dr, book.partner_for(dr, doc.partner_id))
+            row["cr_line"] = layout.line(-1, cr, book.partner_for(cr, doc.partner_id))
+            layout.add(row["dr_line"], amount)
+            layout.add(row["cr_line"], amount)
+        if (allow_negative or costed.adjust) and p.qty > 0 and st.method is not Method.MONTHLY_AVERAGE:
+            acc = book.accounts(SETTLEMENT, p.category)
+            row["adj_dr_line"] = layout.line(1, acc.counter, book.partner_for(acc.counter, doc.partner_id))
+            row["adj_cr_line"] = layout.line(-1, acc.inventory, book.partner_for(acc.inventory, doc.partner_id))
+            layout.add(row["adj_dr_line"], costed.adjust)
+            layout.add(row["adj_cr_line"], costed.adjust)
+    return _DocCosting(layout, take_rows, fresh)
+
+
 def audit_doc(db: DB, doc_id: int, actor: Actor) -> DocRef:
     """Audit a draft (no transaction, no audit-log entry of its own: the caller's step has them)."""
     return _audit(db, doc_id, actor)
@@ -860,64 +928,13 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     plans = _plan(doc, lines, states.__getitem__, red_of)
     sources = _source_entries(db, [p.source_line_id for p in plans if p.basis == "source" and p.leg == 0])
     book = _Rules.of(db, rules)
-    layout = _VoucherLayout()
-    run_pending: list[_Planned] = []
-    fresh: dict[int, tuple[Decimal, Decimal]] = {}  # this document's leg-0 values, for its transfer legs
-    take_rows: list[dict[str, Any]] = []
-    for p in plans:
-        st = states[p.key]
-        if p.basis == "none":  # a stocktake line that found the book quantity: nothing moves
-            continue
-        if p.basis == "source":
-            src = fresh.get(p.line_id) if p.leg == 1 else sources.get(p.source_line_id or 0)
-            if src is None:
-                raise StockDocRefused(document=doc.no, reason="stock.source_missing")
-            value = -src[1] if p.leg == 1 else _source_value(src[0], src[1], p.qty)
-            move = Move(ident(p.line_id, p.leg), p.qty,
-                        None if (p.prefer_layer is not None and st.method is Method.FIFO) else value,
-                        p.prefer_layer)
-        elif p.basis == "fixed" and p.fixed is None:  # a monthly-average transfer: at the last known unit cost
-            p.fixed = -money(-p.qty * st.bal.last_unit)
-            move = Move(ident(p.line_id, p.leg), p.qty, p.fixed)
-        else:
-            move = Move(ident(p.line_id, p.leg), p.qty, p.fixed)
-        costed = _cost(st, move, rules.allow_negative_stock, doc.doc_date)
-        take_rows.extend({"taker": move.entry_id, "layer": t[0], "qty": t[1], "value": t[2]} for t in costed.takes)
-        if p.leg == 0:
-            fresh[p.line_id] = (p.qty, costed.value)
-        if p.expiry is not None and p.qty > 0:
-            st.expiry = p.expiry
-        dr, cr = _entry_accounts(book, doc, p)
-        row = {"doc_id": doc.id, "doc_line_id": p.line_id, "leg": p.leg, "product_id": p.key[0],
-               "warehouse_id": p.key[1], "batch": p.key[2], "expiry": p.expiry or st.expiry,
-               "entry_date": doc.doc_date, "period_id": period.id, "dir": p.dir, "qty": p.qty,
-               "value": costed.value, "adjust": costed.adjust, "basis": p.basis, "source_line_id": p.source_line_id,
-               "linked": p.leg == 0 and doc.doc_type == DocType.TRANSFER, "bal_qty": costed.qty_after,
-               "bal_value": costed.value_after, "unit_cost": costed.unit_after, "voucher_id": None,
-               "dr_account_id": dr, "cr_account_id": cr, "partner_id": doc.partner_id, "dr_line": None,
-               "cr_line": None, "adj_dr_line": None, "adj_cr_line": None}
-        if "book_qty" in p.row:
-            row["book_qty"] = p.row["book_qty"]
-        p.row = row
-        if dr is not None and cr is not None:
-            if st.method is Method.MONTHLY_AVERAGE and p.basis == "cost":
-                run_pending.append(p)  # costed, and put on a voucher, by the period's costing run
-            else:
-                amount = costed.value * p.dir
-                row["dr_line"] = layout.line(1, dr, book.partner_for(dr, doc.partner_id))
-                row["cr_line"] = layout.line(-1, cr, book.partner_for(cr, doc.partner_id))
-                layout.add(row["dr_line"], amount)
-                layout.add(row["cr_line"], amount)
-        if (rules.allow_negative_stock or costed.adjust) and p.qty > 0 and st.method is not Method.MONTHLY_AVERAGE:
-            acc = book.accounts(SETTLEMENT, p.category)
-            row["adj_dr_line"] = layout.line(1, acc.counter, book.partner_for(acc.counter, doc.partner_id))
-            row["adj_cr_line"] = layout.line(-1, acc.inventory, book.partner_for(acc.inventory, doc.partner_id))
-            layout.add(row["adj_dr_line"], costed.adjust)
-            layout.add(row["adj_cr_line"], costed.adjust)
+    costed = _cost_doc(doc, plans, states, book, rules.allow_negative_stock, period.id, sources)
+    layout = costed.layout
     voucher_id = None
     if layout.lines:
         voucher_id = insert_generated_voucher(db, period, rules, doc.doc_date, doc.no, layout.new_lines(),
                                               "stock_doc", doc.id, actor)
+    take_rows = costed.takes
     rows = []
     for p in plans:
         if "book_qty" in p.row:
@@ -975,8 +992,15 @@ def _check_returnable(db: DB, doc: Any, lines: list[Any]) -> None:
     ids = sorted({ln.source_line_id for ln in lines if ln.source_line_id})
     source_qty = {r.id: r.qty for r in conn.execute(select(LINE.c.id, LINE.c.qty).where(LINE.c.id.in_(ids)))}
     done: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    returns: dict[int, int] = {}  # a return's line -> the line it returns
     for r in conn.execute(_RETURNED, {"ids": ids}):
         done[r.source_line_id] += r.qty
+        if not r.red:
+            returns[r.id] = r.source_line_id
+    if returns:  # a return reversed in red gives its quantity back
+        for r in conn.execute(_RETURNED, {"ids": sorted(returns)}):
+            if r.red:
+                done[returns[r.source_line_id]] -= r.qty
     for ln in lines:
         if ln.source_line_id is None:
             continue
@@ -1513,11 +1537,12 @@ def cost_run(db: Session, period: str, *, actor: Actor) -> CostRunResult:
         states = _lock_keys(conn, keys, _methods(conn, [k[0] for k in keys]), _names(conn, keys)) if keys else {}
         if keys:
             _recost(conn, [(k, pref.start_date, 0) for k in keys], states, rules, runs, actor)
+        # Cost of sales: what the period's deliveries less sales returns of these products cost.
         count, total = conn.execute(
             select(func.count(), func.sum(ENTRY.c.value))
-            .join(PRODUCT, PRODUCT.c.id == ENTRY.c.product_id)
+            .join(PRODUCT, PRODUCT.c.id == ENTRY.c.product_id).join(DOC, DOC.c.id == ENTRY.c.doc_id)
             .where(ENTRY.c.period_id == pref.id, PRODUCT.c.costing_method == Method.MONTHLY_AVERAGE.value,
-                   ENTRY.c.basis == "cost", ENTRY.c.qty < 0)).one()
+                   DOC.c.doc_type.in_((DocType.SALES_DELIVERY.value, DocType.SALES_RETURN.value)))).one()
         cost = -(total or ZERO)
         append_audit(db, actor, "stock.cost_run", "period", pref.label, {"keys": len(keys), "entries": count})
         return CostRunResult(pref.label, len(keys), int(count), money(cost))
@@ -1654,8 +1679,10 @@ def get_stock_doc(db: Session, doc_id: int, *, actor: Actor) -> DocView:
                            .join(PERIOD, PERIOD.c.id == VOUCHER.c.period_id)
                            .where(VOUCHER.c.id == d.voucher_id)).one()
             voucher = f"{v.year:04d}-{v.month:02d} {v.word}-{v.number:04d}"
-        costs = dict(db.execute(select(ENTRY.c.doc_line_id, ENTRY.c.value)
-                                .where(ENTRY.c.doc_id == doc_id, ENTRY.c.leg == 0)).all())
+        # The cost in the line's own direction: positive for what a receipt brought in or a delivery
+        # took out; a red-letter line shows it red (negative).
+        costs = {r.doc_line_id: r.value * r.dir for r in db.execute(
+            select(ENTRY.c.doc_line_id, ENTRY.c.value, ENTRY.c.dir).where(ENTRY.c.doc_id == doc_id, ENTRY.c.leg == 0))}
         lines = tuple(
             DocLineView(r.line_no, r.code, r.name, r.batch, r.expiry, r.qty, r.price, r.amount, r.tax, r.book_qty,
                         costs.get(r.id))
@@ -1736,7 +1763,7 @@ def set_posting_rule(db: Session, doc_type: str, inventory_account: str, counter
     Raises InvalidInput, AccountUnknown/AccountNotLeaf/AccountInactive."""
     require(actor, perm.ACCOUNT_EDIT)
     if doc_type != SETTLEMENT and doc_type not in {t.value for t in DocType}:
-        raise InvalidInput(field="type", reason="input.choice", value=doc_type,
+        raise InvalidInput(field="doc_type", reason="input.choice", value=doc_type,
                            choices=", ".join([*(t.value for t in DocType), SETTLEMENT]))
     with db.begin():
         conn = db.connection()

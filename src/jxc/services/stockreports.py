@@ -19,12 +19,13 @@ from jxc.db.models import Product, StockBalance, StockDoc, StockEntry, Warehouse
 from jxc.db.types import Money, Quantity
 from jxc.domain import permissions as perm
 from jxc.domain.errors import InvalidInput, NotFound
-from jxc.domain.numbers import ZERO, unit_cost
+from jxc.domain.numbers import MONEY_ZERO, ZERO, money, qty, unit_cost
 from jxc.domain.permissions import Actor, require
 from jxc.domain.stockdocs import BatchStock, fefo
 from jxc.services.common import reading
 
 E = StockEntry
+QTY_ZERO = qty(0)
 NET = type_coerce(E.value - E.adjust, Money())  # what an entry did to the stock value
 
 
@@ -184,9 +185,10 @@ def stock_ledger(db: Session, product: str, date_from: date, date_to: date, *, w
         if batch is not None:
             where.append(E.batch == batch)
         oq, ov = db.execute(select(_q(E.qty), _m(NET)).where(*where, E.entry_date < date_from)).one()
-        bal_q, bal_v = _dec(oq), _dec(ov)
+        bal_q, bal_v = qty(_dec(oq)), money(_dec(ov))
         warehouses = dict(db.execute(select(Warehouse.id, Warehouse.code)).all())
-        rows = [LedgerRow(None, "", "opening", warehouse or "", batch or "", ZERO, ZERO, ZERO, ZERO, bal_q, bal_v,
+        rows = [LedgerRow(None, "", "opening", warehouse or "", batch or "", QTY_ZERO, MONEY_ZERO, QTY_ZERO, MONEY_ZERO,
+                          bal_q, bal_v,
                           unit_cost(bal_v / bal_q) if bal_q > 0 else ZERO)]
         found = db.execute(
             select(E.entry_date, E.warehouse_id, E.batch, E.dir, E.qty, E.value, E.adjust, StockDoc.no,
@@ -200,8 +202,8 @@ def stock_ledger(db: Session, product: str, date_from: date, date_to: date, *, w
             inward = r.dir == 1
             rows.append(LedgerRow(
                 r.entry_date, r.no, r.doc_type, warehouses[r.warehouse_id], r.batch,
-                r.qty if inward else ZERO, r.value if inward else ZERO,
-                -r.qty if not inward else ZERO, (-r.value if not inward else ZERO) + r.adjust,
+                r.qty if inward else QTY_ZERO, r.value if inward else MONEY_ZERO,
+                -r.qty if not inward else QTY_ZERO, (-r.value if not inward else MONEY_ZERO) + r.adjust,
                 bal_q, bal_v, unit_cost(bal_v / bal_q) if bal_q > 0 else ZERO))
         name = db.execute(select(Product.name).where(Product.id == pid)).scalar_one()
         return StockLedger(product, name, warehouse, date_from, date_to, rows, len(found) > limit)
