@@ -26,6 +26,7 @@ class ScaledDecimal(TypeDecorator[Decimal]):
         self.places = places
         self.precision = precision
         self._quantum = Decimal(1).scaleb(-places)
+        self._limit = Decimal(10) ** precision  # scaled values stay below this (precision digits)
 
     def __repr__(self) -> str:
         return f"ScaledDecimal(places={self.places}, precision={self.precision})"
@@ -38,6 +39,12 @@ class ScaledDecimal(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if type(value) is Decimal and dialect.name == "sqlite":
+            # The common case, kept short (it runs for every amount written): scale, and accept
+            # only an exact integer within the column's digits.
+            scaled = value.scaleb(self.places)
+            if scaled == scaled.to_integral_value() and abs(scaled) < self._limit:
+                return int(scaled)
         if isinstance(value, bool) or not isinstance(value, Decimal | int):
             raise TypeError(f"ScaledDecimal takes Decimal or int, not {type(value).__name__}")
         value = Decimal(value)

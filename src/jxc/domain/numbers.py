@@ -68,7 +68,8 @@ def parse_decimal(text: object) -> Decimal | None:
     if not isinstance(text, str):
         return None
     cleaned = text.strip()
-    if not cleaned or not any(ch.isdigit() for ch in cleaned) or not _PLAIN_NUMBER.fullmatch(cleaned):
+    # A plain number always ends in a digit ("5", "5.0", "1,234"), which also rules out "", "+" and ".".
+    if not cleaned or not cleaned[-1].isdigit() or not _PLAIN_NUMBER.fullmatch(cleaned):
         return None
     try:
         return Decimal(cleaned.replace(",", ""))

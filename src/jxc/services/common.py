@@ -23,9 +23,11 @@ from sqlalchemy import (
     Table,
     bindparam,
     false,
+    func,
     insert,
     literal,
     select,
+    text,
     true,
     union_all,
     update,
@@ -270,6 +272,10 @@ def append_audit(db: DB, actor: Actor | None, action: str, entity: str, entity_i
     chain in commit order. The usual case costs two statements instead of three.
     """
     conn = conn_of(db)
+    buffered = conn.info.get(AUDIT_BUFFER)
+    if buffered is not None:  # a long transaction appends its entries at its end (see deferred_audit)
+        buffered.append((actor, action, entity, entity_id, detail or {}, username))
+        return 0
     key = str(conn.engine.url)
     at = utcnow().isoformat(timespec="microseconds")
     name = actor.username if actor else (username or "system")
@@ -297,20 +303,54 @@ def append_audit(db: DB, actor: Actor | None, action: str, entity: str, entity_i
     return seq
 
 
+AUDIT_BUFFER = "jxc_audit_buffer"
+
+
+@contextmanager
+def deferred_audit(db: DB, actor: Actor) -> Iterator[None]:
+    """Within this block, audit-log entries are kept and appended, in order, when it ends.
+
+    Every writer locks the one audit head last, just before commit, so writers never hold it
+    while they wait for a balance row: that order is what keeps them free of deadlocks. A
+    long transaction that writes many things one after the other (an import) would otherwise
+    take the head at its first entry and then go on locking balances."""
+    conn = conn_of(db)
+    buffer: list[tuple[Any, ...]] = []
+    conn.info[AUDIT_BUFFER] = buffer
+    try:
+        yield
+    finally:
+        conn.info.pop(AUDIT_BUFFER, None)
+    _append_entries(conn, [(a or actor, action, entity, entity_id, detail, username)
+                           for a, action, entity, entity_id, detail, username in buffer])
+
+
 def append_audit_many(db: DB, actor: Actor, entries: Sequence[tuple[str, str, object, dict[str, Any]]]) -> None:
     """Append many entries to the audit log in one go, chained in order: (action, entity,
     entity id, detail) each. The head is locked first, as append_audit does."""
+    conn = conn_of(db)
+    buffered = conn.info.get(AUDIT_BUFFER)
+    if buffered is not None:
+        buffered.extend((actor, action, entity, entity_id, detail, None)
+                        for action, entity, entity_id, detail in entries)
+        return
+    _append_entries(conn, [(actor, action, entity, entity_id, detail, None)
+                           for action, entity, entity_id, detail in entries])
+
+
+def _append_entries(conn: Connection, entries: Sequence[tuple[Any, str, str, object, dict[str, Any], str | None]],
+                    ) -> None:
     if not entries:
         return
-    conn = conn_of(db)
     head = conn.execute(_HEAD_LOCK).one_or_none()
     prev_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
     at = utcnow().isoformat(timespec="microseconds")
     rows = []
-    for action, entity, entity_id, detail in entries:
+    for actor, action, entity, entity_id, detail, username in entries:
+        name = actor.username if actor else (username or "system")
         body = canonical_json(detail)
-        digest = entry_hash(prev_hash, prev_seq + 1, at, actor.username, action, entity, str(entity_id), body)
-        rows.append({"seq": prev_seq + 1, "at": at, "user_id": actor.id, "username": actor.username,
+        digest = entry_hash(prev_hash, prev_seq + 1, at, name, action, entity, str(entity_id), body)
+        rows.append({"seq": prev_seq + 1, "at": at, "user_id": actor.id if actor else None, "username": name,
                      "action": action, "entity": entity, "entity_id": str(entity_id), "detail": body,
                      "prev_hash": prev_hash, "hash": digest})
         prev_seq, prev_hash = prev_seq + 1, digest
@@ -320,3 +360,19 @@ def append_audit_many(db: DB, actor: Actor, entries: Sequence[tuple[str, str, ob
     else:
         conn.execute(_HEAD_MOVE, {"new_seq": prev_seq, "new_hash": prev_hash})
     _LAST_HEAD[str(conn.engine.url)] = (prev_seq, prev_hash)
+
+
+def reserve_ids(db: DB, table: Table, count: int) -> list[int]:
+    """`count` primary keys for rows about to be inserted with explicit ids, so that a bulk
+    insert needs no RETURNING (which SQLite's driver runs row by row when the order matters).
+    PostgreSQL draws them from the column's sequence. SQLite continues after the largest id:
+    safe because a writer there holds the database's write lock (BEGIN IMMEDIATE) until commit."""
+    if count <= 0:
+        return []
+    conn = conn_of(db)
+    if conn.dialect.name == "sqlite":
+        top = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+        return list(range(int(top) + 1, int(top) + 1 + count))
+    rows = conn.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                        {"t": table.name, "n": count})
+    return [int(r[0]) for r in rows]

@@ -28,7 +28,7 @@ from jxc.domain.permissions import Actor, require
 from jxc.domain.status import VoucherStatus
 from jxc.domain.voucher import VoucherLine
 from jxc.services import masterdata, opening, stock, stockbulk, vouchers
-from jxc.services.common import append_audit
+from jxc.services.common import append_audit, deferred_audit
 
 STOCK_DOCS = ("purchase_receipt", "purchase_return", "sales_delivery", "sales_return", "transfer", "other_in",
               "other_out", "stocktake", "cost_adjustment")
@@ -351,13 +351,13 @@ def import_records(db: Session, lines: Iterable[str], *, actor: Actor, audit: bo
         # The fast path: batched writes, no savepoint per record. If the rules refuse anything,
         # it is rolled back and the careful path below runs to report every problem.
         try:
-            with db.begin():
+            with db.begin(), deferred_audit(db, actor):
                 _import_fast(db, parsed, actor, progress)
             return dict(counts)
         except (JxcError, IntegrityError):
             db.rollback()
     refs = stock.Refs()
-    with db.begin():
+    with db.begin(), deferred_audit(db, actor):
         for done, (n, rec) in enumerate(parsed, start=1):
             try:
                 with db.begin_nested():

@@ -208,6 +208,9 @@ class Refs:
     accounts: dict[str, Any] = field(default_factory=dict)
 
     def load(self, db: DB, docs: Iterable[StockDocIn]) -> None:
+        docs = list(docs)
+        if all(self._known(d) for d in docs):  # the usual case in a long import: nothing to read
+            return
         want_p: set[str] = set()
         want_w: set[str] = set()
         want_c: set[str] = set()
@@ -235,6 +238,13 @@ class Refs:
             for i in range(0, len(codes), 500):
                 for r in conn.execute(select(*cols).where(table.c.code.in_(codes[i:i + 500]))):
                     into[r.code] = r
+
+    def _known(self, d: StockDocIn) -> bool:
+        return ((not d.warehouse or d.warehouse in self.warehouses)
+                and (not d.to_warehouse or d.to_warehouse in self.warehouses)
+                and (not d.partner or d.partner in self.partners)
+                and (not d.account or d.account in self.accounts)
+                and all(ln.product in self.products for ln in d.lines))
 
 
 def _check_number(field_name: str, value: Decimal | None, places_allowed: int, max_abs: Decimal,
@@ -611,33 +621,46 @@ def _save_state(db: DB, st: _KeyState, day: date | None) -> None:
 
 
 def _save_states(db: DB, states: Sequence[_KeyState], day: date | None) -> None:
-    """Write the balance rows (one statement for all keys) and the FIFO layers."""
+    """Write the balance rows and the FIFO layers of these keys, a statement for each kind."""
     rows = []
+    new_layers: list[dict[str, Any]] = []
+    changed_layers: list[dict[str, Any]] = []
     for st in states:
         last = max(d for d in (st.last_date, day) if d) if (st.last_date or day) else None
         st.last_date = last
         rows.append({"p": st.key[0], "w": st.key[1], "b": st.key[2], "q": st.bal.qty, "v": st.bal.value,
                      "u": st.bal.last_unit, "d": last, "e": st.expiry})
-        _save_layers(db, st)
+        _layer_rows(st, new_layers, changed_layers)
+    conn = conn_of(db)
     if rows:
-        conn_of(db).execute(_BAL_SET, rows)
+        conn.execute(_BAL_SET, rows)
+    if new_layers:
+        conn.execute(insert(LAYER), new_layers)
+    if changed_layers:
+        conn.execute(_LAYER_SET, changed_layers)
 
 
 def _save_layers(db: DB, st: _KeyState) -> None:
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    _layer_rows(st, new, changed)
+    if new:
+        conn_of(db).execute(insert(LAYER), new)
+    if changed:
+        conn_of(db).execute(_LAYER_SET, changed)
+
+
+def _layer_rows(st: _KeyState, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+    """The FIFO layer rows a key's costing created or changed since they were last written."""
     if st.method is not Method.FIFO:
         return
-    conn = conn_of(db)
     current = {x.ident: x for x in st.bal.layers}
-    new = [{"ident": i, "product_id": st.key[0], "warehouse_id": st.key[1], "batch": st.key[2],
-            "entry_date": st.layer_dates[i], "qty": current[i].qty if i in current else ZERO,
-            "value": current[i].value if i in current else ZERO} for i in sorted(st.new_layers)]
-    if new:
-        conn.execute(insert(LAYER), new)
-    changed = [{"i": i, "q": current[i].qty if i in current else ZERO,
-                "v": current[i].value if i in current else ZERO}
-               for i in st.dirty_layers if i not in st.new_layers]
-    if changed:
-        conn.execute(_LAYER_SET, changed)
+    new += [{"ident": i, "product_id": st.key[0], "warehouse_id": st.key[1], "batch": st.key[2],
+             "entry_date": st.layer_dates[i], "qty": current[i].qty if i in current else ZERO,
+             "value": current[i].value if i in current else ZERO} for i in sorted(st.new_layers)]
+    changed += [{"i": i, "q": current[i].qty if i in current else ZERO,
+                 "v": current[i].value if i in current else ZERO}
+                for i in st.dirty_layers if i not in st.new_layers]
     st.new_layers.clear()
     st.dirty_layers.clear()
 
@@ -1390,10 +1413,11 @@ def create_stock_doc(db: Session, data: StockDocIn, *, actor: Actor, audit: bool
 
     def work() -> DocRef:
         with db.begin():
-            ref = enter_doc(db.connection(), data, actor)
+            created = enter_doc(db.connection(), data, actor)
+            ref = _audit(db.connection(), created.id, actor) if audit else created
+            # The audit log last: its head is the final lock every writer takes (see common.py).
             append_audit(db, actor, "stock_doc.create", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
             if audit:
-                ref = _audit(db.connection(), ref.id, actor)
                 append_audit(db, actor, "stock_doc.audit", "stock_doc", ref.id,
                              {"type": ref.doc_type, "no": ref.no})
             return ref
@@ -1478,10 +1502,11 @@ def reverse_stock_doc(db: Session, doc_id: int, day: date, *, actor: Actor, audi
              "price": ln.price, "tax_rate": ln.tax_rate, "amount": -ln.amount if ln.amount is not None else None,
              "tax": -ln.tax if ln.tax is not None else None, "batch": ln.batch, "expiry": ln.expiry,
              "book_qty": None, "source_line_id": ln.id} for ln in lines])
-        append_audit(db, actor, "stock_doc.reverse", "stock_doc", new_id, {"no": no, "reverses": doc.no})
         ref = DocRef(new_id, doc.doc_type, no, "draft")
         if audit:
             ref = _audit(conn, new_id, actor)
+        append_audit(db, actor, "stock_doc.reverse", "stock_doc", new_id, {"no": no, "reverses": doc.no})
+        if audit:
             append_audit(db, actor, "stock_doc.audit", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
         return ref
 

@@ -21,14 +21,29 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
 
+from jxc.domain.numbers import ZERO
 from jxc.domain.permissions import Actor
-from jxc.domain.stockdocs import DocStatus, DocType, doc_number
-from jxc.services.common import DB, BookRules, PeriodRef, append_audit_many, conn_of, open_period_and_rules, utcnow
+from jxc.domain.stockdocs import KINDS, DocStatus, DocType, doc_number
+from jxc.services.common import (
+    DB,
+    BookRules,
+    PeriodRef,
+    append_audit_many,
+    conn_of,
+    open_period_and_rules,
+    reserve_ids,
+    utcnow,
+)
 from jxc.services.stock import (
+    _LINK,
+    _RETURNED,
+    _SOURCE_DOC,
+    _SOURCE_LINES,
     DOC,
     ENTRY,
     LINE,
@@ -48,6 +63,7 @@ from jxc.services.stock import (
     _run_covers,
     _run_periods,
     _save_states,
+    _source_entries,
     _validate,
     _warehouse_codes,
     audit_doc,
@@ -55,8 +71,8 @@ from jxc.services.stock import (
 )
 from jxc.services.vouchers import insert_generated_vouchers
 
-_DOCS_INSERT = insert(DOC).returning(DOC.c.id, sort_by_parameter_order=True)
-_LINES_INSERT = insert(LINE).returning(LINE.c.id, sort_by_parameter_order=True)
+_DOCS_INSERT = insert(DOC)
+_LINES_INSERT = insert(LINE)
 _ENTRIES_INSERT = insert(ENTRY)
 _DOC_DONE = update(DOC).where(DOC.c.id == bindparam("d")).values(status=DocStatus.AUDITED.value,
                                                                    audited_by=bindparam("a"),
@@ -91,15 +107,28 @@ class BulkAuditor:
         self.periods: dict[date, tuple[PeriodRef, BookRules]] = {}
         self.runs = _run_periods(self.conn)
         self.done: list[DocRef] = []
+        self.pending_nos: set[tuple[str, str]] = set()  # documents in the batch, not yet written
+        self.pending_returned: dict[int, Decimal] = defaultdict(lambda: ZERO)  # by the batch's returns
 
     # -- intake -------------------------------------------------------------------------------
 
     def add(self, data: StockDocIn) -> None:
-        if data.source or self._backdated(data) or (self.runs and _run_covers(self.runs, data.doc_date)):
+        self.refs.load(self.conn, [data])
+        if self._backdated(data) or (self.runs and _run_covers(self.runs, data.doc_date)):
             self.flush()
-            self._one_by_one(data)
+            self._one_by_one(data, recost=True)
             return
-        header, rows = _validate(self.conn, data, self.refs, None)
+        source_id, source_lines = None, None
+        if data.source:
+            found = self._source(data)
+            if found is None:
+                self._one_by_one(data, recost=False)  # it says what is wrong with the source
+                return
+            source_id, source_lines = found
+        header, rows = _validate(self.conn, data, self.refs, source_lines)
+        if source_lines is not None and not self._returnable(rows, source_lines):
+            self._one_by_one(data, recost=False)  # it names the line that returns too much
+            return
         period, _ = self._period(data.doc_date)
         doc_type = DocType(data.doc_type)
         if data.no:
@@ -108,13 +137,17 @@ class BulkAuditor:
             no = doc_number(doc_type, int(period.label[:4]), int(period.label[5:]),
                             _next_doc_number(self.conn, doc_type.value, period.id))
         row = {**header, "no": no, "doc_date": data.doc_date, "period_id": period.id,
-               "status": DocStatus.DRAFT.value, "red": False, "source_id": None, "reason": data.reason,
+               "status": DocStatus.DRAFT.value, "red": False, "source_id": source_id, "reason": data.reason,
                "memo": data.memo, "created_by": self.actor.id, "created_at": utcnow(), "audited_by": None,
                "voucher_id": None}
         lines = [{"line_no": i, "product_id": r.product_id, "qty": r.qty, "price": r.price, "tax_rate": r.tax_rate,
                   "amount": r.amount, "tax": r.tax, "batch": r.batch, "expiry": r.expiry, "book_qty": None,
-                  "source_line_id": None} for i, r in enumerate(rows, start=1)]
+                  "source_line_id": r.source_line_id} for i, r in enumerate(rows, start=1)]
         self.batch.append(_Doc(data, row, lines, period))
+        self.pending_nos.add((row["doc_type"], no))
+        for r in rows:
+            if r.source_line_id is not None:
+                self.pending_returned[r.source_line_id] += r.qty
         for key in self._keys(row, lines):
             self.last_dates[key] = max(data.doc_date, self.last_dates.get(key, data.doc_date))
         if len(self.batch) >= self.BATCH:
@@ -148,15 +181,55 @@ class BulkAuditor:
             self.periods[day] = found
         return found
 
-    def _one_by_one(self, data: StockDocIn) -> None:
+    def _source(self, data: StockDocIn) -> tuple[int, dict[tuple[int, str], Any]] | None:
+        """The audited source document a return names, and its lines; None when the one-by-one
+        path must look at it (unknown, not audited, another partner's: it reports which)."""
+        kind = KINDS[DocType(data.doc_type)]
+        if kind.source is None:
+            return None
+        if (kind.source.value, data.source) in self.pending_nos:
+            self.flush()
+        src = self.conn.execute(_SOURCE_DOC, {"t": kind.source.value, "no": data.source}).one_or_none()
+        partner = self.refs.partners.get(data.partner or "")
+        if src is None or src.status != DocStatus.AUDITED or partner is None or src.partner_id != partner.id:
+            return None
+        return src.id, {(r.product_id, r.batch): r for r in self.conn.execute(_SOURCE_LINES, {"d": src.id})}
+
+    def _returnable(self, rows: list[Any], source_lines: dict[tuple[int, str], Any]) -> bool:
+        ids = sorted({r.source_line_id for r in rows if r.source_line_id is not None})
+        done: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        for r in self.conn.execute(_RETURNED, {"ids": ids}):
+            done[r.source_line_id] += r.qty  # (a reversed return is left to the one-by-one check)
+        qty = {ln.id: ln.qty for ln in source_lines.values()}
+        wanted: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        for r in rows:
+            if r.source_line_id is not None:
+                wanted[r.source_line_id] += r.qty
+        return all(w <= qty[i] - done[i] - self.pending_returned[i] for i, w in wanted.items())
+
+    def _one_by_one(self, data: StockDocIn, *, recost: bool) -> None:
+        self.flush()
         ref = enter_doc(self.conn, data, self.actor, self.refs)
         ref = audit_doc(self.conn, ref.id, self.actor)
         append_audit_many(self.conn, self.actor, [("stock_doc.import", "stock_doc", ref.id,
                                                    {"type": ref.doc_type, "no": ref.no, "status": ref.status})])
         self.done.append(ref)
-        # The audit may have re-costed anything: read balances afresh from here on.
-        self.states.clear()
-        self.last_dates.clear()
+        if recost:  # the audit may have re-costed anything: read balances afresh from here on
+            self.states.clear()
+            self.last_dates.clear()
+            return
+        for key in self._data_keys(data):  # it changed only its own products' balances
+            self.states.pop(key, None)
+
+    def _data_keys(self, data: StockDocIn) -> list[Key]:
+        keys = []
+        for ln in data.lines:
+            prod = self.refs.products.get(ln.product)
+            for code in (data.warehouse, data.to_warehouse):
+                wh = self.refs.warehouses.get(code or "")
+                if prod is not None and wh is not None:
+                    keys.append((prod.id, wh.id, (ln.batch or "").strip()))
+        return keys
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -164,15 +237,18 @@ class BulkAuditor:
         if not self.batch:
             return
         batch, self.batch = self.batch, []
+        self.pending_nos.clear()
+        self.pending_returned.clear()
         conn = self.conn
-        ids = [int(r[0]) for r in conn.execute(_DOCS_INSERT, [d.row for d in batch])]
+        ids = reserve_ids(conn, DOC, len(batch))
+        conn.execute(_DOCS_INSERT, [{**d.row, "id": doc_id} for d, doc_id in zip(batch, ids, strict=True)])
+        line_ids = iter(reserve_ids(conn, LINE, sum(len(d.lines) for d in batch)))
         line_rows = []
         for d, doc_id in zip(batch, ids, strict=True):
             d.id = doc_id
-            line_rows += [{**ln, "doc_id": doc_id} for ln in d.lines]
-        line_ids = iter(int(r[0]) for r in conn.execute(_LINES_INSERT, line_rows))
-        for d in batch:
             d.line_ids = [next(line_ids) for _ in d.lines]
+            line_rows += [{**ln, "doc_id": doc_id, "id": lid} for ln, lid in zip(d.lines, d.line_ids, strict=True)]
+        conn.execute(_LINES_INSERT, line_rows)
         self._load_states(batch)
         start = 0
         for i, d in enumerate(batch):
@@ -210,16 +286,17 @@ class BulkAuditor:
         book_qty: list[dict[str, Any]] = []
         touched: dict[Key, date] = {}
         products = {p.id: p for p in self.refs.products.values()}
+        sources = _source_entries(conn, [ln["source_line_id"] for d in docs for ln in d.lines])
         for d in docs:
             period, rules = self._period(d.row["doc_date"])
             doc = _DocRow(d.id, d.row)
             facts = [_LineFacts(lid, ln["line_no"], ln["product_id"], ln["qty"], ln["amount"], ln["batch"],
-                                ln["expiry"], None, products[ln["product_id"]].code,
+                                ln["expiry"], ln["source_line_id"], products[ln["product_id"]].code,
                                 products[ln["product_id"]].costing_method, products[ln["product_id"]].category)
                      for lid, ln in zip(d.line_ids, d.lines, strict=True)]
             plans: list[_Planned] = _plan(doc, facts, self.states.__getitem__, {})
             book = _Rules.of(conn, rules)
-            costed = _cost_doc(doc, plans, self.states, book, rules.allow_negative_stock, period.id, {})
+            costed = _cost_doc(doc, plans, self.states, book, rules.allow_negative_stock, period.id, sources)
             for p in plans:
                 if "book_qty" in p.row:
                     book_qty.append({"l": p.line_id, "q": p.row.pop("book_qty")})
@@ -244,6 +321,9 @@ class BulkAuditor:
             conn.execute(_ENTRIES_INSERT, entries)
         if takes:
             conn.execute(insert(TAKE), takes)
+        linked = sorted({ln["source_line_id"] for d in docs for ln in d.lines if ln["source_line_id"]})
+        if linked:
+            conn.execute(_LINK, [{"l": x} for x in linked])
         if book_qty:
             conn.execute(_BOOK_QTY, book_qty)
         conn.execute(_DOC_DONE, done)

@@ -60,6 +60,7 @@ from jxc.services.common import (
     open_period_and_rules,
     period_by_label,
     reading,
+    reserve_ids,
     upsert_add,
     utcnow,
     voucher_refs,
@@ -619,7 +620,7 @@ def void_generated_voucher(db: DB, voucher_id: int) -> None:
     conn_of(db).execute(_GEN_VOID, {"v": voucher_id})
 
 
-_VOUCHERS_INSERT = insert(VOUCHER).returning(VOUCHER.c.id, sort_by_parameter_order=True)
+_VOUCHERS_INSERT = insert(VOUCHER)
 _SEQ_RESERVE: dict[str, Any] = {}
 
 
@@ -643,12 +644,14 @@ def insert_generated_vouchers(db: DB, period: PeriodRef, rules: BookRules,
                                    "last_number": len(items)}).scalar_one())
     first = last - len(items) + 1
     now = utcnow()
-    ids = [int(r[0]) for r in conn.execute(_VOUCHERS_INSERT, [
-        {"period_id": period.id, "voucher_date": day, "word": rules.voucher_word, "number": first + i,
+    ids = reserve_ids(db, VOUCHER, len(items))
+    conn.execute(_VOUCHERS_INSERT, [
+        {"id": voucher_id, "period_id": period.id, "voucher_date": day, "word": rules.voucher_word, "number": first + i,
          "status": VoucherStatus.POSTED.value, "memo": memo[:200],
          "total": sum((ln.amount for ln in lines if ln.side == 1), ZERO), "source_type": source_type,
          "source_id": source_id, "created_by": actor.id, "created_at": now, "audited_by": actor.id,
-         "posted_by": actor.id} for i, (day, memo, lines, source_type, source_id) in enumerate(items)])]
+         "posted_by": actor.id}
+        for i, (voucher_id, (day, memo, lines, source_type, source_id)) in enumerate(zip(ids, items, strict=True))])
     rows = []
     postings = []
     for voucher_id, (day, _, lines, _, _) in zip(ids, items, strict=True):

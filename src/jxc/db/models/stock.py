@@ -88,7 +88,7 @@ class StockDoc(Base):
 
 class StockDocLine(Base):
     __tablename__ = "stock_doc_line"
-    __table_args__ = (UniqueConstraint("doc_id", "line_no"),)
+    __table_args__ = (UniqueConstraint("doc_id", "line_no"), Index("ix_stock_doc_line_source", "source_line_id"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     doc_id: Mapped[int] = mapped_column(ForeignKey("stock_doc.id", ondelete="CASCADE"))
     line_no: Mapped[int] = mapped_column(Integer)

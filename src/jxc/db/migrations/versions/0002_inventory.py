@@ -169,6 +169,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_doc_line')),
     sa.UniqueConstraint('doc_id', 'line_no', name=op.f('uq_stock_doc_line_doc_id_line_no'))
     )
+    with op.batch_alter_table('stock_doc_line', schema=None) as batch_op:
+        batch_op.create_index('ix_stock_doc_line_source', ['source_line_id'], unique=False)
+
     op.create_table('stock_entry',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('doc_id', sa.Integer(), nullable=False),
