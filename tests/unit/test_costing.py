@@ -26,6 +26,7 @@ from jxc.domain.costing import (
     Shortfall,
     cost_move,
     monthly_run,
+    moving_average_run,
     portion,
 )
 from jxc.domain.numbers import ZERO
@@ -787,3 +788,38 @@ def test_layer_and_balance_copy_are_independent():
     run(FIFO, [out(2, "1")], cp)
     assert layers(bal) == [(1, D("1"), D("2.00"))]
     assert cp.layers == []
+
+
+# --- the one-loop moving average used by re-costing must agree with cost_move exactly -------------
+
+_quarters_in = st.integers(1, 50).map(lambda n: Decimal(n) / 4)
+_quarters_out = st.integers(-40, -1).map(lambda n: Decimal(n) / 4)
+_ma_moves = st.lists(
+    st.one_of(
+        st.tuples(_quarters_in, st.integers(0, 10_000).map(lambda n: Decimal(n) / 100)),
+        st.tuples(_quarters_in, st.none()),
+        st.tuples(_quarters_out, st.none()),
+        st.tuples(_quarters_out, st.integers(-5000, 0).map(lambda n: Decimal(n) / 100)),
+    ),
+    min_size=1, max_size=40)
+
+
+@given(moves=_ma_moves, allow=st.booleans())
+def test_moving_average_run_matches_cost_move(moves, allow):
+    looped, stepped = Balance(), Balance()
+    expected = []
+    failed_at = None
+    for i, (q, v) in enumerate(moves):
+        try:
+            c = cost_move(Method.MOVING_AVERAGE, stepped, Move(i, q, v), allow_negative=allow)
+        except Shortfall:
+            failed_at = i
+            break
+        expected.append((c.value, c.adjust, c.qty_after, c.value_after, c.unit_after))
+    if failed_at is None:
+        assert moving_average_run(looped, moves, allow_negative=allow) == expected
+        assert (looped.qty, looped.value, looped.last_unit) == (stepped.qty, stepped.value, stepped.last_unit)
+    else:
+        with pytest.raises(Shortfall) as raised:
+            moving_average_run(looped, moves, allow_negative=allow)
+        assert raised.value.index == failed_at

@@ -64,7 +64,8 @@ class ScaledDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return Decimal(int(value)).scaleb(-self.places).quantize(self._quantum)
+            # An integer scaled down comes out with exactly `places` decimals: no quantize needed.
+            return Decimal(value if type(value) is int else int(value)).scaleb(-self.places)
         return Decimal(value).quantize(self._quantum)
 
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:

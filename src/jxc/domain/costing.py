@@ -218,6 +218,56 @@ def _adjust_value(method: Method, bal: Balance, move: Move) -> Costed:
     return _done(method, bal, v, takes=takes)
 
 
+def moving_average_run(bal: Balance, moves: Sequence[tuple[Qty, Money | None]], *, allow_negative: bool,
+                       ) -> list[tuple[Money, Money, Qty, Money, UnitCost]]:
+    """cost_move for a run of moving-average movements, (qty, value or None) each, with the same
+    rules and results, written as one loop over local variables: re-costing 100,000 entries
+    after a back-dated receipt spends its time here. Returns (value, adjust, qty after, value
+    after, unit after) per movement and advances `bal`. A refusal carries `index`, the
+    position of the movement that caused it."""
+    out: list[tuple[Money, Money, Qty, Money, UnitCost]] = []
+    qty, value, last = bal.qty, bal.value, bal.last_unit
+    for i, (q, fixed) in enumerate(moves):
+        adjust = ZERO
+        if q > 0:
+            v = (money(q * (unit_cost(value / qty) if qty > 0 else last)) if fixed is None else fixed)
+            if qty < 0:
+                debt = -qty
+                settled = min(q, debt)
+                adjust = portion(settled, q, v) - portion(settled, debt, -value)
+            qty += q
+            value += v - adjust
+            if fixed is not None:
+                last = unit_cost(v / q)
+            moved = v
+        elif q < 0:
+            taken = -q
+            available = qty if qty > 0 else ZERO
+            if taken > available and not allow_negative:
+                exc = Shortfall(shortfall=taken - available, available=available)
+                exc.index = i  # type: ignore[attr-defined]
+                raise exc
+            if taken < qty:
+                cost = portion(taken, qty, value) if fixed is None else -fixed
+            else:
+                cost = (value if qty > 0 else ZERO) + money((taken - available) * last)
+            qty -= taken
+            value -= cost
+            moved = -cost
+        else:
+            if qty <= 0:
+                err = NothingToAdjust()
+                err.index = i  # type: ignore[attr-defined]
+                raise err
+            moved = fixed or ZERO
+            value += moved
+        if qty > 0:
+            last = unit_cost(value / qty)
+        out.append((moved, adjust, qty, value, last))
+    bal.qty, bal.value, bal.last_unit = qty, value, last
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class MonthlyResult:
     unit: UnitCost  # the period's unit cost, rounded for display; issues use the exact one

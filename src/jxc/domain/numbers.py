@@ -33,7 +33,7 @@ MAX_RATE = Decimal("9999.9999")  # NUMERIC(8, 4)
 
 def money(x: Decimal | str | int) -> Money:
     """Round half-up to the cent (四舍五入), the only rounding rule for amounts."""
-    return Decimal(x).quantize(CENT, rounding=ROUND_HALF_UP)
+    return (x if type(x) is Decimal else Decimal(x)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def qty(x: Decimal | str | int) -> Qty:

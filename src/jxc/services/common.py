@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from jxc.db.base import table_of
 from jxc.db.models import Account, AuditHead, AuditLog, Company, Partner, Period
 from jxc.db.session import READ_ONLY
+from jxc.db.types import ScaledDecimal
 from jxc.domain.auditchain import GENESIS, canonical_json, entry_hash
 from jxc.domain.errors import BookMissing, Conflict, LedgerOverflow, PeriodMissing
 from jxc.domain.numbers import MAX_MONEY
@@ -376,3 +377,37 @@ def reserve_ids(db: DB, table: Table, count: int) -> list[int]:
     rows = conn.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
                         {"t": table.name, "n": count})
     return [int(r[0]) for r in rows]
+
+
+def update_many(db: DB, table: Table, columns: Sequence[str], key: str, rows: Sequence[Sequence[Any]], *,
+                exact: bool = False) -> None:
+    """UPDATE table SET columns... WHERE key = ... for many rows (values in `columns` order, then the
+    key), handed to the driver's executemany with each value converted by its column's type.
+    The same statement through SQLAlchemy's executemany spends most of its time building
+    parameter dictionaries; re-costing writes 100,000 rows at a time through here.
+
+    exact=True: every Decimal is already at its column's scale (made by money(), qty(),
+    unit_cost() or sums of such), so on SQLite it is scaled without the type's checks."""
+    if not rows:
+        return
+    conn = conn_of(db)
+    dialect = conn.dialect
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    prep = dialect.identifier_preparer
+    sql = (f"UPDATE {prep.format_table(table)} SET "
+           + ", ".join(f"{prep.quote(c)} = {mark}" for c in columns)
+           + f" WHERE {prep.quote(key)} = {mark}")
+    def as_is(v: Any) -> Any:
+        return v
+
+    def scaled(places: int) -> Callable[[Any], Any]:
+        return lambda v: None if v is None else int(v.scaleb(places))
+
+    convert: list[Callable[[Any], Any]] = []
+    for c in (*columns, key):
+        kind = table.c[c].type
+        if exact and dialect.name == "sqlite" and isinstance(kind, ScaledDecimal):
+            convert.append(scaled(kind.places))
+        else:
+            convert.append(kind._cached_bind_processor(dialect) or as_is)
+    conn.exec_driver_sql(sql, [tuple(f(v) for f, v in zip(convert, row, strict=True)) for row in rows])

@@ -56,6 +56,7 @@ from jxc.domain.costing import (
     Shortfall,
     cost_move,
     monthly_run,
+    moving_average_run,
     portion,
 )
 from jxc.domain.errors import (
@@ -109,6 +110,7 @@ from jxc.services.common import (
     dialect_insert,
     open_period_and_rules,
     retrying,
+    update_many,
     utcnow,
 )
 from jxc.services.vouchers import (
@@ -1062,7 +1064,13 @@ _AFTER_WHERE = (ENTRY.c.product_id == bindparam("p"), ENTRY.c.warehouse_id == bi
                 ENTRY.c.batch == bindparam("b"),
                 or_(ENTRY.c.entry_date > bindparam("d"),
                     and_(ENTRY.c.entry_date == bindparam("d"), ENTRY.c.id > bindparam("i"))))
-_AFTER = select(ENTRY).where(*_AFTER_WHERE).order_by(ENTRY.c.entry_date, ENTRY.c.id)
+# The fast loop in _replay unpacks the first 19 columns by position: keep their order.
+_AFTER = (select(ENTRY.c.id, ENTRY.c.doc_id, ENTRY.c.doc_line_id, ENTRY.c.leg, ENTRY.c.entry_date, ENTRY.c.period_id,
+                 ENTRY.c.dir, ENTRY.c.qty, ENTRY.c.value, ENTRY.c.adjust, ENTRY.c.basis, ENTRY.c.source_line_id,
+                 ENTRY.c.linked, ENTRY.c.voucher_id,
+                 ENTRY.c.dr_account_id, ENTRY.c.cr_account_id, ENTRY.c.partner_id, ENTRY.c.dr_line, ENTRY.c.cr_line,
+                 ENTRY.c.adj_dr_line, ENTRY.c.adj_cr_line, ENTRY.c.product_id)
+          .where(*_AFTER_WHERE).order_by(ENTRY.c.entry_date, ENTRY.c.id))
 _AFTER_IDENTS = select(ENTRY.c.doc_line_id, ENTRY.c.leg, ENTRY.c.qty).where(*_AFTER_WHERE)
 _LAYER_GIVE = update(LAYER).where(LAYER.c.ident == bindparam("l")).values(
     qty=LAYER.c.qty + bindparam("q"), value=LAYER.c.value + bindparam("v"))
@@ -1171,13 +1179,16 @@ def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, r
     later = list(conn.execute(_AFTER, params))
     sources = _source_entries(db, [e.source_line_id for e in later if e.basis == "source"])
     own: dict[int, tuple[Decimal, Decimal]] = {}  # leg-0 values as re-costed here
-    updates: list[dict[str, Any]] = []
-    deltas: list[LineDelta] = []
+    updates: list[tuple[Any, ...]] = []
+    # Changes to voucher lines, summed per line before anything is written: (voucher, line,
+    # side) -> [amount, account, partner, period]. Many entries usually share one line.
+    line_changes: dict[tuple[int, int, int], list[Any]] = {}
     takes: list[dict[str, Any]] = []
     missing_adj: list[tuple[Any, Decimal]] = []
     attach: list[tuple[Any, Decimal]] = []
     linked: set[int] = set()
     allow = rules.allow_negative_stock
+    monthly = st.method is Method.MONTHLY_AVERAGE
 
     def move_of(e: Any) -> Move:
         i = ident(e.doc_line_id, e.leg)
@@ -1198,24 +1209,67 @@ def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, r
                unit: Decimal) -> None:
         if e.leg == 0:
             own[e.doc_line_id] = (e.qty, value)
-        unattached = e.voucher_id is None and e.dr_account_id is not None and e.period_id in runs
-        if unattached and st.method is Method.MONTHLY_AVERAGE and e.basis == "cost":
+        voucher_id = e.voucher_id
+        if voucher_id is None and monthly and e.basis == "cost" and e.dr_account_id is not None \
+                and e.period_id in runs:
             attach.append((e, value))  # costed by a run for the first time: onto the run's voucher
-        if (value, adjust, qty_after, value_after, unit) == (e.value, e.adjust, e.bal_qty, e.bal_value, e.unit_cost):
-            return
-        updates.append({"e": e.id, "v": value, "a": adjust, "bq": qty_after, "bv": value_after, "u": unit})
-        if value != e.value:
+        old_value = e.value
+        # Running balances after a re-costed point differ almost always: write them all rather
+        # than read them back to compare.
+        updates.append((value, adjust, qty_after, value_after, unit, e.id))
+        if value != old_value:
             if e.linked:
                 linked.add(e.doc_line_id)
-            if e.voucher_id is not None and e.dr_line is not None:
-                amount = (value - e.value) * e.dir
-                deltas.append(LineDelta(e.voucher_id, e.dr_line, 1, e.dr_account_id,
-                                        book.partner_for(e.dr_account_id, e.partner_id), e.period_id, amount))
-                deltas.append(LineDelta(e.voucher_id, e.cr_line, -1, e.cr_account_id,
-                                        book.partner_for(e.cr_account_id, e.partner_id), e.period_id, amount))
+            if voucher_id is not None and e.dr_line is not None:
+                amount = (value - old_value) * e.dir
+                for key, account in (((voucher_id, e.dr_line, 1), e.dr_account_id),
+                                     ((voucher_id, e.cr_line, -1), e.cr_account_id)):
+                    found = line_changes.get(key)
+                    if found is None:
+                        line_changes[key] = [amount, account, e.partner_id, e.period_id]
+                    else:
+                        found[0] += amount
         if adjust != e.adjust:
             missing_adj.append((e, adjust - e.adjust))
 
+    own_lines = {e.doc_line_id for e in later if e.leg == 0}
+    if st.method is Method.MOVING_AVERAGE and not any(
+            e.basis == "source" and e.source_line_id in own_lines for e in later):
+        # Nothing here takes its cost from another entry of this run: cost the run in one loop.
+        run_moves: list[tuple[Decimal, Decimal | None]] = []
+        for e in later:
+            m = move_of(e)
+            run_moves.append((m.qty, m.value))
+        try:
+            results = moving_average_run(st.bal, run_moves, allow_negative=allow)
+        except (Shortfall, NothingToAdjust) as exc:
+            bad = later[getattr(exc, "index", 0)]
+            if isinstance(exc, Shortfall):
+                raise Shortfall(product=st.product, warehouse=st.warehouse, batch=st.key[2],
+                                date=bad.entry_date.isoformat(), shortfall=exc.params["shortfall"],
+                                available=exc.params["available"]) from None
+            raise NothingToAdjust(product=st.product, warehouse=st.warehouse) from None
+        # record() for each entry, unrolled: this loop runs once per re-costed entry.
+        add_update = updates.append
+        for e, (value, adjust, qty_after, value_after, unit) in zip(later, results, strict=True):
+            (entry_id, _, line_id, _, _, period_id, direction, _, old_value, old_adjust, _, _, is_linked,
+             voucher_id, dr_account, cr_account, partner_id, dr_line, cr_line) = e[:19]
+            add_update((value, adjust, qty_after, value_after, unit, entry_id))
+            if value != old_value:
+                if is_linked:
+                    linked.add(line_id)
+                if voucher_id is not None and dr_line is not None:
+                    amount = (value - old_value) * direction
+                    for key, account in (((voucher_id, dr_line, 1), dr_account),
+                                         ((voucher_id, cr_line, -1), cr_account)):
+                        found = line_changes.get(key)
+                        if found is None:
+                            line_changes[key] = [amount, account, partner_id, period_id]
+                        else:
+                            found[0] += amount
+            if adjust != old_adjust:
+                missing_adj.append((e, adjust - old_adjust))
+        later = []
     i = 0
     while i < len(later):
         e = later[i]
@@ -1243,10 +1297,11 @@ def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, r
         st.bal.last_unit = result.unit
         i = j
     if updates:
-        conn.execute(_ENTRY_SET, updates)
+        update_many(conn, ENTRY, ("value", "adjust", "bal_qty", "bal_value", "unit_cost"), "id", updates, exact=True)
     if takes:
         conn.execute(insert(TAKE), takes)
-    adjust_generated_lines(db, deltas)
+    adjust_generated_lines(db, [LineDelta(v, n, side, account, book.partner_for(account, partner), period, amount)
+                                for (v, n, side), (amount, account, partner, period) in line_changes.items()])
     for e, delta in missing_adj:
         _post_adjust(db, e, delta, book, actor, rules)
     if attach:
