@@ -80,7 +80,10 @@ def parse_decimal(text: object) -> Decimal | None:
 def fits(value: Decimal, places_allowed: int, max_abs: Decimal) -> str | None:
     """Why `value` cannot be stored at `places_allowed` decimals up to `max_abs`, as a message
     code (input.too_many_places / input.too_large), or None when it fits."""
-    if places(value) > places_allowed:
+    exponent = value.as_tuple().exponent
+    # As typed, most values carry no more places than allowed; only the rest need normalising
+    # ("12.50000" has five places as written, one in fact).
+    if isinstance(exponent, int) and -exponent > places_allowed and places(value) > places_allowed:
         return "input.too_many_places"
     if abs(value) > max_abs:
         return "input.too_large"

@@ -411,3 +411,25 @@ def update_many(db: DB, table: Table, columns: Sequence[str], key: str, rows: Se
         else:
             convert.append(kind._cached_bind_processor(dialect) or as_is)
     conn.exec_driver_sql(sql, [tuple(f(v) for f, v in zip(convert, row, strict=True)) for row in rows])
+
+
+def insert_many(db: DB, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT many rows (dicts with the same keys) straight through the driver's executemany,
+    each value converted by its column's type (with all its checks): the bulk import writes
+    hundreds of thousands of rows, and SQLAlchemy's executemany costs more per row than the
+    database does. Columns left out take their database default, as with insert()."""
+    if not rows:
+        return
+    conn = conn_of(db)
+    dialect = conn.dialect
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    prep = dialect.identifier_preparer
+    names = list(rows[0])
+    sql = (f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(c) for c in names)}) "
+           f"VALUES ({', '.join([mark] * len(names))})")
+
+    def as_is(v: Any) -> Any:
+        return v
+
+    convert = [table.c[c].type._cached_bind_processor(dialect) or as_is for c in names]
+    conn.exec_driver_sql(sql, [tuple(f(row[c]) for f, c in zip(convert, names, strict=True)) for row in rows])

@@ -227,16 +227,21 @@ def _check_decimals(rec: _Record) -> None:
             _dec(getattr(rec, name), name)
 
 
+def _checked(text: str | None) -> Decimal | None:
+    """A decimal _check_decimals has already accepted, read again without the checks."""
+    # parse_decimal accepted it, so it is a plain number, maybe with thousands separators.
+    return None if text is None else Decimal(text.strip().replace(",", ""))
+
+
 def stock_doc_in(rec: StockDocRec) -> stock.StockDocIn:
-    """An interchange record as the stock service's input (transfers name from_warehouse)."""
+    """An interchange record as the stock service's input (transfers name from_warehouse).
+    Its decimals were checked when the record was parsed (_check_decimals)."""
     lines = []
-    for i, ln in enumerate(rec.lines, start=1):
+    for ln in rec.lines:
         qty = ln.counted_qty if rec.type == "stocktake" else ln.qty
-        field = "counted_qty" if rec.type == "stocktake" else "qty"
         lines.append(stock.StockLineIn(
-            ln.product, _dec(qty, f"lines[{i}].{field}"), _dec(ln.price, f"lines[{i}].price"),
-            _dec(ln.price_incl_tax, f"lines[{i}].price_incl_tax"), _dec(ln.tax_rate, f"lines[{i}].tax_rate"),
-            ln.batch, ln.expiry, _dec(ln.amount, f"lines[{i}].amount")))
+            ln.product, _checked(qty), _checked(ln.price), _checked(ln.price_incl_tax), _checked(ln.tax_rate),
+            ln.batch, ln.expiry, _checked(ln.amount)))
     return stock.StockDocIn(rec.type, rec.date, tuple(lines), warehouse=rec.from_warehouse or rec.warehouse,
                             partner=rec.partner, to_warehouse=rec.to_warehouse, source=rec.source,
                             account=rec.account, no=rec.no, reason=rec.reason, memo=rec.memo)

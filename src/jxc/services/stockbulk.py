@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 
 from jxc.domain.numbers import ZERO
 from jxc.domain.permissions import Actor
@@ -35,6 +35,7 @@ from jxc.services.common import (
     PeriodRef,
     append_audit_many,
     conn_of,
+    insert_many,
     open_period_and_rules,
     reserve_ids,
     utcnow,
@@ -71,9 +72,6 @@ from jxc.services.stock import (
 )
 from jxc.services.vouchers import insert_generated_vouchers
 
-_DOCS_INSERT = insert(DOC)
-_LINES_INSERT = insert(LINE)
-_ENTRIES_INSERT = insert(ENTRY)
 _DOC_DONE = update(DOC).where(DOC.c.id == bindparam("d")).values(status=DocStatus.AUDITED.value,
                                                                    audited_by=bindparam("a"),
                                                                    voucher_id=bindparam("vid"))
@@ -241,14 +239,14 @@ class BulkAuditor:
         self.pending_returned.clear()
         conn = self.conn
         ids = reserve_ids(conn, DOC, len(batch))
-        conn.execute(_DOCS_INSERT, [{**d.row, "id": doc_id} for d, doc_id in zip(batch, ids, strict=True)])
+        insert_many(conn, DOC, [{**d.row, "id": doc_id} for d, doc_id in zip(batch, ids, strict=True)])
         line_ids = iter(reserve_ids(conn, LINE, sum(len(d.lines) for d in batch)))
         line_rows = []
         for d, doc_id in zip(batch, ids, strict=True):
             d.id = doc_id
             d.line_ids = [next(line_ids) for _ in d.lines]
             line_rows += [{**ln, "doc_id": doc_id, "id": lid} for ln, lid in zip(d.lines, d.line_ids, strict=True)]
-        conn.execute(_LINES_INSERT, line_rows)
+        insert_many(conn, LINE, line_rows)
         self._load_states(batch)
         start = 0
         for i, d in enumerate(batch):
@@ -317,10 +315,8 @@ class BulkAuditor:
             if row["dr_line"] is not None or row["adj_dr_line"] is not None:
                 row["voucher_id"] = voucher_of[row["doc_id"]]
         done = [{"d": d.id, "a": self.actor.id, "vid": voucher_of.get(d.id)} for d in docs]
-        if entries:
-            conn.execute(_ENTRIES_INSERT, entries)
-        if takes:
-            conn.execute(insert(TAKE), takes)
+        insert_many(conn, ENTRY, entries)
+        insert_many(conn, TAKE, takes)
         linked = sorted({ln["source_line_id"] for d in docs for ln in d.lines if ln["source_line_id"]})
         if linked:
             conn.execute(_LINK, [{"l": x} for x in linked])

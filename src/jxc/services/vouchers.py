@@ -57,6 +57,7 @@ from jxc.services.common import (
     append_audit,
     conn_of,
     dialect_insert,
+    insert_many,
     open_period_and_rules,
     period_by_label,
     reading,
@@ -620,7 +621,6 @@ def void_generated_voucher(db: DB, voucher_id: int) -> None:
     conn_of(db).execute(_GEN_VOID, {"v": voucher_id})
 
 
-_VOUCHERS_INSERT = insert(VOUCHER)
 _SEQ_RESERVE: dict[str, Any] = {}
 
 
@@ -645,7 +645,7 @@ def insert_generated_vouchers(db: DB, period: PeriodRef, rules: BookRules,
     first = last - len(items) + 1
     now = utcnow()
     ids = reserve_ids(db, VOUCHER, len(items))
-    conn.execute(_VOUCHERS_INSERT, [
+    insert_many(conn, VOUCHER, [
         {"id": voucher_id, "period_id": period.id, "voucher_date": day, "word": rules.voucher_word, "number": first + i,
          "status": VoucherStatus.POSTED.value, "memo": memo[:200],
          "total": sum((ln.amount for ln in lines if ln.side == 1), ZERO), "source_type": source_type,
@@ -663,8 +663,7 @@ def insert_generated_vouchers(db: DB, period: PeriodRef, rules: BookRules,
                          "voucher_date": day, "period_id": period.id, "side": ln.side})
             if ln.amount:
                 postings.append(_Posting(ln.account_id, ln.partner_id, debit, credit))
-    if rows:
-        conn.execute(_LINE_INSERT, rows)
+    insert_many(conn, LINE, rows)
     _apply_to_balances(db, period.id, postings, 1)
     _ensure_opening_locked(db, rules)
     return ids
