@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from jxc.db.models import AuditLog, Partner, Voucher, Warehouse
+from jxc.db.models import AuditLog, Partner, StockDoc, Voucher, Warehouse
 from jxc.db.session import make_engine
 from jxc.services import checks
 
@@ -235,6 +235,15 @@ def test_demo_on_a_fresh_file(tmp_path):
     out = ok(run(url, "demo"))
     assert "demo1234" in out
     assert count(url, Voucher) > 10
+    assert count(url, StockDoc) > 10
+    # 收发存 closing value = the 1405 closing balance (账实相符), and the opening stock is the 1405 opening
+    summary = as_json(run(url, "report", "stock-summary", "--from", "2026-01-01", "--to", "2026-03-31",
+                          "--format", "json"))["totals"]
+    tb = as_json(run(url, "report", "trial-balance", "--period", "2026-03", "--format", "json"))
+    assert tb["balanced"]
+    (inventory,) = [r for r in tb["rows"] if r["account"] == "1405"]
+    assert summary["opening_value"] == "50000.00"
+    assert Decimal(summary["closing_value"]) == Decimal(inventory["closing_debit"]) > 0
     engine = make_engine(url)
     try:
         with Session(engine) as db, db.begin():

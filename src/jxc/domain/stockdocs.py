@@ -68,6 +68,14 @@ def doc_number(doc_type: DocType, year: int, month: int, number: int) -> str:
     return f"{KINDS[doc_type].prefix}-{year:04d}{month:02d}-{number:04d}"
 
 
+def parse_doc_number(doc_type: DocType, year: int, month: int, no: str) -> int | None:
+    """The sequence number in `no` when it has this type's pattern for this period (the form
+    doc_number makes, with any number of digits), else None."""
+    head = f"{KINDS[doc_type].prefix}-{year:04d}{month:02d}-"
+    tail = no[len(head):] if no.startswith(head) else ""
+    return int(tail) if tail.isascii() and tail.isdigit() else None
+
+
 def partner_fits(kind: str, wanted: str | None) -> bool:
     """A partner of `kind` (supplier/customer/both) may appear on a document wanting `wanted`."""
     return wanted is None or kind in (wanted, "both")

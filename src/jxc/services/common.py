@@ -400,24 +400,22 @@ def update_many(db: DB, table: Table, columns: Sequence[str], key: str, rows: Se
     def as_is(v: Any) -> Any:
         return v
 
-    def scaled(places: int) -> Callable[[Any], Any]:
-        return lambda v: None if v is None else int(v.scaleb(places))
-
     convert: list[Callable[[Any], Any]] = []
     for c in (*columns, key):
         kind = table.c[c].type
         if exact and dialect.name == "sqlite" and isinstance(kind, ScaledDecimal):
-            convert.append(scaled(kind.places))
+            convert.append(_scaled(kind.places))
         else:
             convert.append(kind._cached_bind_processor(dialect) or as_is)
     conn.exec_driver_sql(sql, [tuple(f(v) for f, v in zip(convert, row, strict=True)) for row in rows])
 
 
-def insert_many(db: DB, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_many(db: DB, table: Table, rows: Sequence[dict[str, Any]], *, exact: bool = False) -> None:
     """INSERT many rows (dicts with the same keys) straight through the driver's executemany,
     each value converted by its column's type (with all its checks): the bulk import writes
     hundreds of thousands of rows, and SQLAlchemy's executemany costs more per row than the
-    database does. Columns left out take their database default, as with insert()."""
+    database does. Only columns whose type converts anything are touched. exact=True as in
+    update_many (Decimals already at their column's scale)."""
     if not rows:
         return
     conn = conn_of(db)
@@ -427,9 +425,23 @@ def insert_many(db: DB, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     names = list(rows[0])
     sql = (f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(c) for c in names)}) "
            f"VALUES ({', '.join([mark] * len(names))})")
+    steps: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, c in enumerate(names):
+        kind = table.c[c].type
+        if exact and dialect.name == "sqlite" and isinstance(kind, ScaledDecimal):
+            steps.append((i, _scaled(kind.places)))
+        else:
+            processor = kind._cached_bind_processor(dialect)
+            if processor is not None:
+                steps.append((i, processor))
+    values = []
+    for row in rows:
+        vals = [row[c] for c in names]
+        for i, step in steps:
+            vals[i] = step(vals[i])
+        values.append(tuple(vals))
+    conn.exec_driver_sql(sql, values)
 
-    def as_is(v: Any) -> Any:
-        return v
 
-    convert = [table.c[c].type._cached_bind_processor(dialect) or as_is for c in names]
-    conn.exec_driver_sql(sql, [tuple(f(row[c]) for f, c in zip(convert, names, strict=True)) for row in rows])
+def _scaled(places: int) -> Callable[[Any], Any]:
+    return lambda v: None if v is None else int(v.scaleb(places))

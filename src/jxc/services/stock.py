@@ -27,7 +27,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, null, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, null, or_, select, union_all, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jxc.db.base import table_of
@@ -97,6 +98,7 @@ from jxc.domain.stockdocs import (
     DocType,
     StockDocRefused,
     doc_number,
+    parse_doc_number,
     partner_fits,
 )
 from jxc.services.common import (
@@ -198,6 +200,29 @@ def _next_doc_number(db: DB, doc_type: str, period_id: int) -> int:
                                          set_={"last_number": SEQ.c.last_number + 1}).returning(SEQ.c.last_number)
         _NEXT_DOC_NO[conn.dialect.name] = stmt
     return int(conn.execute(stmt, {"doc_type": doc_type, "period_id": period_id, "last_number": 1}).scalar_one())
+
+
+_RAISE_DOC_NO: dict[str, Any] = {}
+
+
+def note_doc_number(db: DB, doc_type: str, period: PeriodRef, no: str) -> None:
+    """A number given from outside (an import) that has this type's own pattern for this
+    period moves the sequence up to it, so numbers generated later never collide with it."""
+    number = parse_doc_number(DocType(doc_type), int(period.label[:4]), int(period.label[5:]), no)
+    if number is not None:
+        raise_doc_sequence(db, doc_type, period.id, number)
+
+
+def raise_doc_sequence(db: DB, doc_type: str, period_id: int, number: int) -> None:
+    conn = conn_of(db)
+    stmt = _RAISE_DOC_NO.get(conn.dialect.name)
+    if stmt is None:
+        ins = dialect_insert(conn, SEQ)
+        stmt = ins.on_conflict_do_update(index_elements=[SEQ.c.doc_type, SEQ.c.period_id], set_={
+            "last_number": case((SEQ.c.last_number < ins.excluded.last_number, ins.excluded.last_number),
+                                else_=SEQ.c.last_number)})
+        _RAISE_DOC_NO[conn.dialect.name] = stmt
+    conn.execute(stmt, {"doc_type": doc_type, "period_id": period_id, "last_number": number})
 
 
 @dataclass(slots=True)
@@ -462,14 +487,22 @@ def enter_doc(db: DB, data: StockDocIn, actor: Actor, refs: Refs | None = None) 
         no = data.no.strip()
         if conn.execute(select(DOC.c.id).where(DOC.c.doc_type == doc_type.value, DOC.c.no == no)).first():
             raise DuplicateCode(entity=doc_type.value, code=no)
+        note_doc_number(db, doc_type.value, period, no)
     else:
         year, month = int(period.label[:4]), int(period.label[5:])
         no = doc_number(doc_type, year, month, _next_doc_number(db, doc_type.value, period.id))
-    doc_id = int(conn.execute(_DOC_INSERT, {
-        **header, "no": no, "doc_date": data.doc_date, "period_id": period.id, "status": DocStatus.DRAFT.value,
-        "red": False, "source_id": source_id, "reason": data.reason, "memo": data.memo, "created_by": actor.id,
-        "created_at": utcnow(), "audited_by": None, "voucher_id": None,
-    }).scalar_one())
+    try:
+        with conn.begin_nested():  # a concurrent writer may take the same number between check and insert
+            doc_id = int(conn.execute(_DOC_INSERT, {
+                **header, "no": no, "doc_date": data.doc_date, "period_id": period.id,
+                "status": DocStatus.DRAFT.value, "red": False, "source_id": source_id, "reason": data.reason,
+                "memo": data.memo, "created_by": actor.id, "created_at": utcnow(), "audited_by": None,
+                "voucher_id": None,
+            }).scalar_one())
+    except IntegrityError as exc:
+        if "stock_doc.no" not in str(exc.orig) and "uq_stock_doc_doc_type_no" not in str(exc.orig):
+            raise
+        raise DuplicateCode(entity=doc_type.value, code=no) from exc
     conn.execute(_LINE_INSERT, [
         {"doc_id": doc_id, "line_no": i, "product_id": r.product_id, "qty": r.qty, "price": r.price,
          "tax_rate": r.tax_rate, "amount": r.amount, "tax": r.tax, "batch": r.batch, "expiry": r.expiry,
@@ -1654,7 +1687,8 @@ def enter_opening_stock(db: DB, items: Sequence[OpeningStockIn], actor: Actor) -
         StockLineIn(x.product, x.qty, None, None, None, x.batch, x.expiry, None) for x in items),
         warehouse=items[0].warehouse if items else None)
     refs = Refs()
-    refs.load(db, [StockDocIn(data.doc_type, day, data.lines, warehouse=x.warehouse) for x in items] or [data])
+    refs.load(db, [StockDocIn(data.doc_type, day, (ln,), warehouse=x.warehouse)
+                   for x, ln in zip(items, data.lines, strict=True)] or [data])
     errors: list[JxcError] = []
     rows = []
     for i, x in enumerate(items, start=1):

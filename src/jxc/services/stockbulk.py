@@ -28,7 +28,7 @@ from sqlalchemy import bindparam, update
 
 from jxc.domain.numbers import ZERO
 from jxc.domain.permissions import Actor
-from jxc.domain.stockdocs import KINDS, DocStatus, DocType, doc_number
+from jxc.domain.stockdocs import KINDS, DocStatus, DocType, doc_number, parse_doc_number
 from jxc.services.common import (
     DB,
     BookRules,
@@ -69,6 +69,7 @@ from jxc.services.stock import (
     _warehouse_codes,
     audit_doc,
     enter_doc,
+    raise_doc_sequence,
 )
 from jxc.services.vouchers import insert_generated_vouchers
 
@@ -76,6 +77,12 @@ _DOC_DONE = update(DOC).where(DOC.c.id == bindparam("d")).values(status=DocStatu
                                                                    audited_by=bindparam("a"),
                                                                    voucher_id=bindparam("vid"))
 _BOOK_QTY = update(LINE).where(LINE.c.id == bindparam("l")).values(book_qty=bindparam("q"))
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceLine:
+    id: int
+    qty: Decimal
 
 
 @dataclass(slots=True)
@@ -88,6 +95,32 @@ class _Doc:
     period: PeriodRef
     id: int = 0
     line_ids: list[int] = field(default_factory=list)
+
+
+class _Ids:
+    """Primary keys handed out before the rows are written, so a return can name a line of a
+    document still waiting in the batch. Reset whenever something else inserts rows."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.next: dict[str, int] = {}  # SQLite: the next id to hand out
+        self.free: dict[str, list[int]] = {}  # PostgreSQL: drawn from the sequence, not yet used
+
+    def take(self, table: Any, count: int) -> list[int]:
+        if self.conn.dialect.name == "sqlite":
+            # One past the largest id written, then counting on: nothing else inserts meanwhile
+            # (the import holds the write lock, and reset() follows anything that does).
+            start = self.next.get(table.name) or reserve_ids(self.conn, table, 1)[0]
+            self.next[table.name] = start + count
+            return list(range(start, start + count))
+        pool = self.free.setdefault(table.name, [])
+        if len(pool) < count:
+            pool.extend(reserve_ids(self.conn, table, max(count, 2000)))
+        taken, self.free[table.name] = pool[:count], pool[count:]
+        return taken
+
+    def reset(self) -> None:
+        self.next.clear()
 
 
 class BulkAuditor:
@@ -105,7 +138,9 @@ class BulkAuditor:
         self.periods: dict[date, tuple[PeriodRef, BookRules]] = {}
         self.runs = _run_periods(self.conn)
         self.done: list[DocRef] = []
-        self.pending_nos: set[tuple[str, str]] = set()  # documents in the batch, not yet written
+        self.pending: dict[tuple[str, str], _Doc] = {}  # documents in the batch, not yet written
+        self.ids = _Ids(self.conn)
+        self.given_numbers: dict[tuple[str, int], int] = {}  # the highest imported number per type/period
         self.pending_returned: dict[int, Decimal] = defaultdict(lambda: ZERO)  # by the batch's returns
 
     # -- intake -------------------------------------------------------------------------------
@@ -131,6 +166,10 @@ class BulkAuditor:
         doc_type = DocType(data.doc_type)
         if data.no:
             no = data.no.strip()  # a duplicate number fails on the unique index; the slow path names it
+            number = parse_doc_number(doc_type, int(period.label[:4]), int(period.label[5:]), no)
+            if number is not None:
+                seq_key = (doc_type.value, period.id)
+                self.given_numbers[seq_key] = max(number, self.given_numbers.get(seq_key, 0))
         else:
             no = doc_number(doc_type, int(period.label[:4]), int(period.label[5:]),
                             _next_doc_number(self.conn, doc_type.value, period.id))
@@ -141,8 +180,11 @@ class BulkAuditor:
         lines = [{"line_no": i, "product_id": r.product_id, "qty": r.qty, "price": r.price, "tax_rate": r.tax_rate,
                   "amount": r.amount, "tax": r.tax, "batch": r.batch, "expiry": r.expiry, "book_qty": None,
                   "source_line_id": r.source_line_id} for i, r in enumerate(rows, start=1)]
-        self.batch.append(_Doc(data, row, lines, period))
-        self.pending_nos.add((row["doc_type"], no))
+        doc = _Doc(data, row, lines, period)
+        doc.id = self.ids.take(DOC, 1)[0]
+        doc.line_ids = self.ids.take(LINE, len(lines))
+        self.batch.append(doc)
+        self.pending[(row["doc_type"], no)] = doc
         for r in rows:
             if r.source_line_id is not None:
                 self.pending_returned[r.source_line_id] += r.qty
@@ -185,10 +227,14 @@ class BulkAuditor:
         kind = KINDS[DocType(data.doc_type)]
         if kind.source is None:
             return None
-        if (kind.source.value, data.source) in self.pending_nos:
-            self.flush()
-        src = self.conn.execute(_SOURCE_DOC, {"t": kind.source.value, "no": data.source}).one_or_none()
         partner = self.refs.partners.get(data.partner or "")
+        waiting = self.pending.get((kind.source.value, data.source or ""))
+        if waiting is not None:  # in this batch: audited when the batch is written
+            if partner is None or waiting.row["partner_id"] != partner.id:
+                return None
+            return waiting.id, {(ln["product_id"], ln["batch"]): _SourceLine(lid, ln["qty"])
+                                for ln, lid in zip(waiting.lines, waiting.line_ids, strict=True)}
+        src = self.conn.execute(_SOURCE_DOC, {"t": kind.source.value, "no": data.source}).one_or_none()
         if src is None or src.status != DocStatus.AUDITED or partner is None or src.partner_id != partner.id:
             return None
         return src.id, {(r.product_id, r.batch): r for r in self.conn.execute(_SOURCE_LINES, {"d": src.id})}
@@ -207,6 +253,7 @@ class BulkAuditor:
 
     def _one_by_one(self, data: StockDocIn, *, recost: bool) -> None:
         self.flush()
+        self.ids.reset()  # it inserts rows of its own
         ref = enter_doc(self.conn, data, self.actor, self.refs)
         ref = audit_doc(self.conn, ref.id, self.actor)
         append_audit_many(self.conn, self.actor, [("stock_doc.import", "stock_doc", ref.id,
@@ -235,18 +282,12 @@ class BulkAuditor:
         if not self.batch:
             return
         batch, self.batch = self.batch, []
-        self.pending_nos.clear()
+        self.pending.clear()
         self.pending_returned.clear()
         conn = self.conn
-        ids = reserve_ids(conn, DOC, len(batch))
-        insert_many(conn, DOC, [{**d.row, "id": doc_id} for d, doc_id in zip(batch, ids, strict=True)])
-        line_ids = iter(reserve_ids(conn, LINE, sum(len(d.lines) for d in batch)))
-        line_rows = []
-        for d, doc_id in zip(batch, ids, strict=True):
-            d.id = doc_id
-            d.line_ids = [next(line_ids) for _ in d.lines]
-            line_rows += [{**ln, "doc_id": doc_id, "id": lid} for ln, lid in zip(d.lines, d.line_ids, strict=True)]
-        insert_many(conn, LINE, line_rows)
+        insert_many(conn, DOC, [{**d.row, "id": d.id} for d in batch])
+        insert_many(conn, LINE, [{**ln, "doc_id": d.id, "id": lid} for d in batch
+                                 for ln, lid in zip(d.lines, d.line_ids, strict=True)])
         self._load_states(batch)
         start = 0
         for i, d in enumerate(batch):
@@ -256,6 +297,7 @@ class BulkAuditor:
                 # it, then let the one-by-one audit re-cost after it.
                 self._write(batch[start:i])
                 ref = audit_doc(conn, d.id, self.actor)
+                self.ids.reset()
                 append_audit_many(conn, self.actor, [("stock_doc.import", "stock_doc", ref.id,
                                                       {"type": ref.doc_type, "no": ref.no, "status": ref.status})])
                 self.done.append(ref)
@@ -295,6 +337,7 @@ class BulkAuditor:
             plans: list[_Planned] = _plan(doc, facts, self.states.__getitem__, {})
             book = _Rules.of(conn, rules)
             costed = _cost_doc(doc, plans, self.states, book, rules.allow_negative_stock, period.id, sources)
+            sources.update(costed.fresh)  # a return later in this batch takes its cost from here
             for p in plans:
                 if "book_qty" in p.row:
                     book_qty.append({"l": p.line_id, "q": p.row.pop("book_qty")})
@@ -315,8 +358,8 @@ class BulkAuditor:
             if row["dr_line"] is not None or row["adj_dr_line"] is not None:
                 row["voucher_id"] = voucher_of[row["doc_id"]]
         done = [{"d": d.id, "a": self.actor.id, "vid": voucher_of.get(d.id)} for d in docs]
-        insert_many(conn, ENTRY, entries)
-        insert_many(conn, TAKE, takes)
+        insert_many(conn, ENTRY, entries, exact=True)  # costed here: every amount made by money()
+        insert_many(conn, TAKE, takes, exact=True)
         linked = sorted({ln["source_line_id"] for d in docs for ln in d.lines if ln["source_line_id"]})
         if linked:
             conn.execute(_LINK, [{"l": x} for x in linked])
@@ -334,6 +377,8 @@ class BulkAuditor:
 
     def finish(self) -> list[DocRef]:
         self.flush()
+        for (doc_type, period_id), number in sorted(self.given_numbers.items()):
+            raise_doc_sequence(self.conn, doc_type, period_id, number)
         return self.done
 
 

@@ -663,7 +663,7 @@ def insert_generated_vouchers(db: DB, period: PeriodRef, rules: BookRules,
                          "voucher_date": day, "period_id": period.id, "side": ln.side})
             if ln.amount:
                 postings.append(_Posting(ln.account_id, ln.partner_id, debit, credit))
-    insert_many(conn, LINE, rows)
+    insert_many(conn, LINE, rows, exact=True)  # amounts summed from costed entries
     _apply_to_balances(db, period.id, postings, 1)
     _ensure_opening_locked(db, rules)
     return ids
