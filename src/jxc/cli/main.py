@@ -47,6 +47,7 @@ account_app = typer.Typer(no_args_is_help=True, help=H("help.account_app"))
 opening_app = typer.Typer(no_args_is_help=True, help=H("help.opening_app"))
 settings_app = typer.Typer(no_args_is_help=True, help=H("help.settings_app"))
 period_app = typer.Typer(no_args_is_help=True, help=H("help.period_app"))
+db_app = typer.Typer(no_args_is_help=True, help=H("help.db_app"))
 app.add_typer(voucher_app, name="voucher")
 app.add_typer(report_app, name="report")
 app.add_typer(users_app, name="users")
@@ -54,6 +55,7 @@ app.add_typer(account_app, name="account")
 app.add_typer(opening_app, name="opening")
 app.add_typer(settings_app, name="settings")
 app.add_typer(period_app, name="period")
+app.add_typer(db_app, name="db")
 
 
 class Format(StrEnum):
@@ -666,6 +668,16 @@ def period_add_year() -> None:
 # The inventory commands (stock, cost, product, warehouse, partner, category, posting-rule and the
 # stock reports) live in their own module, which registers them on `app` and `report_app` above.
 from jxc.cli import stock_cmds  # noqa: E402, F401
+
+
+@db_app.command("upgrade", help=H("help.db_upgrade"))
+def db_upgrade() -> None:
+    """Bring existing books to this version's schema (back up first)."""
+    c = ctx()
+    with _errors():
+        done = books.upgrade_book(make_engine(c.db_url))
+        key = "cli.db_upgraded" if done.before != done.after else "cli.db_current"
+        out.print(t(key, c.lang, before=done.before or "", after=done.after))
 
 
 def main() -> None:

@@ -27,3 +27,19 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def has_schema(engine: Engine) -> bool:
     return inspect(engine).has_table("alembic_version")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head

@@ -14,7 +14,7 @@ from jxc.db import migrate
 from jxc.db.models import Account, Company, FiscalYear, Period, PostingRule, StockBalance
 from jxc.domain import permissions as perm
 from jxc.domain.accounts import level_of, parent_code_of
-from jxc.domain.errors import BookExists, InvalidInput
+from jxc.domain.errors import BookExists, BookMissing, InvalidInput
 from jxc.domain.periods import fiscal_year_periods, parse_period_label
 from jxc.domain.permissions import ALL, Actor, require
 from jxc.services.common import all_periods, append_audit, company, reading
@@ -206,3 +206,26 @@ def open_next_fiscal_year(db: Session, *, actor: Actor) -> list[PeriodInfo]:
         append_audit(db, actor, "fiscal_year.add", "fiscal_year", fy.year,
                      {"from": spans[0].label, "to": spans[-1].label})
         return [PeriodInfo(s.label, s.start_date, s.end_date, "open") for s in spans]
+
+
+@dataclass(frozen=True, slots=True)
+class Upgraded:
+    before: str | None
+    after: str
+
+
+def upgrade_book(engine: Engine) -> Upgraded:
+    """Bring an existing set of books to the schema this version of JXC ships (Alembic
+    migrations, in one transaction), and record it in the audit log. An operator's step, like
+    init: it runs before anyone can log in to the new schema. Back up first.
+    Raises BookMissing for a database without books."""
+    before = migrate.current_revision(engine)
+    if before is None:
+        raise BookMissing()
+    migrate.upgrade(engine)
+    after = migrate.head_revision()
+    if after != before:
+        with Session(engine) as db, db.begin():
+            append_audit(db, None, "book.upgrade", "schema", after, {"from": before, "to": after},
+                         username="system")
+    return Upgraded(before, after)

@@ -242,11 +242,13 @@ def _seed_existing_book() -> None:
     rules; a new book gets them from jxc init (services/books.py), after the chart exists."""
     conn = op.get_bind()
     roles = set(conn.execute(sa.text("SELECT code FROM role")).scalars())
+    granted = {tuple(r) for r in conn.execute(sa.text("SELECT role_code, permission FROM role_permission"))}
     for role, grants in _NEW_GRANTS.items():
         if role in roles:
             for permission in grants:
-                conn.execute(sa.text("INSERT INTO role_permission (role_code, permission) VALUES (:r, :p)"),
-                             {"r": role, "p": permission})
+                if (role, permission) not in granted:
+                    conn.execute(sa.text("INSERT INTO role_permission (role_code, permission) VALUES (:r, :p)"),
+                                 {"r": role, "p": permission})
     accounts: dict[str, int] = dict(conn.execute(sa.text("SELECT code, id FROM account")).all())
     for doc_type, inventory, counter in _RULES:
         if inventory in accounts and counter in accounts:
@@ -266,6 +268,7 @@ def downgrade() -> None:
         batch_op.drop_column('spec')
 
     with op.batch_alter_table('company', schema=None) as batch_op:
+        batch_op.drop_column('posting_rules_version')
         batch_op.drop_column('allow_negative_stock')
 
     with op.batch_alter_table('stock_entry', schema=None) as batch_op:
