@@ -41,6 +41,7 @@ from jxc.db.models import (
     Partner,
     PostingRule,
     Product,
+    ProductCategory,
     StockBalance,
     StockDoc,
     StockDocLine,
@@ -138,6 +139,7 @@ PRODUCT = table_of(Product)
 WAREHOUSE = table_of(Warehouse)
 PARTNER = table_of(Partner)
 ACCOUNT = table_of(Account)
+CATEGORY = table_of(ProductCategory)
 
 FAR = 2**31 - 1  # an entry id after every real one ("after everything dated that day"); fits INTEGER
 
@@ -576,10 +578,6 @@ class _KeyState:
     layer_dates: dict[int, date] = field(default_factory=dict)
 
 
-_BAL_LOCK = (select(BAL.c.product_id, BAL.c.warehouse_id, BAL.c.batch, BAL.c.qty, BAL.c.value, BAL.c.last_unit,
-                    BAL.c.last_date, BAL.c.expiry)
-             .where(BAL.c.product_id == bindparam("p"), BAL.c.warehouse_id == bindparam("w"),
-                    BAL.c.batch == bindparam("b")).with_for_update())
 _LAYERS = (select(LAYER.c.ident, LAYER.c.qty, LAYER.c.value, LAYER.c.entry_date)
            .where(LAYER.c.product_id == bindparam("p"), LAYER.c.warehouse_id == bindparam("w"),
                   LAYER.c.batch == bindparam("b"), LAYER.c.qty > 0)
@@ -649,10 +647,6 @@ def _lock_keys(db: DB, keys: Sequence[Key], methods: dict[int, str], names: dict
                 st.layer_dates[lr.ident] = lr.entry_date
         states[key] = st
     return states
-
-
-def _save_state(db: DB, st: _KeyState, day: date | None) -> None:
-    _save_states(db, [st], day)
 
 
 def _save_states(db: DB, states: Sequence[_KeyState], day: date | None) -> None:
@@ -1142,9 +1136,6 @@ def _state_at(db: DB, st: _KeyState, day: date, after_id: int) -> _KeyState:
     return new
 
 
-_ENTRY_SET = update(ENTRY).where(ENTRY.c.id == bindparam("e")).values(
-    value=bindparam("v"), adjust=bindparam("a"), bal_qty=bindparam("bq"), bal_value=bindparam("bv"),
-    unit_cost=bindparam("u"))
 _ENTRY_LINES = update(ENTRY).where(ENTRY.c.id == bindparam("e")).values(
     voucher_id=bindparam("vid"), dr_line=bindparam("dl"), cr_line=bindparam("cl"))
 _ENTRY_ADJ_LINES = update(ENTRY).where(ENTRY.c.id == bindparam("e")).values(
@@ -1891,8 +1882,7 @@ def set_posting_rule(db: Session, doc_type: str, inventory_account: str, counter
             if not acc.active:
                 raise AccountInactive(account=code)
             ids[field_name] = acc.id
-        if category and conn.execute(select(PRODUCT.c.id).where(PRODUCT.c.category == category).limit(1)).first() \
-                is None and conn.execute(text_category_exists(category)).first() is None:
+        if category and conn.execute(select(CATEGORY.c.id).where(CATEGORY.c.code == category)).first() is None:
             raise InvalidInput(field="category", reason="stock.unknown_category", value=category)
         stmt = dialect_insert(conn, RULE)
         stmt = stmt.on_conflict_do_update(index_elements=[RULE.c.doc_type, RULE.c.category], set_={
@@ -1905,8 +1895,3 @@ def set_posting_rule(db: Session, doc_type: str, inventory_account: str, counter
         conn.execute(update(COMPANY).where(COMPANY.c.id == 1).values(posting_rules_version=secrets.randbits(31)))
         append_audit(db, actor, "posting_rule.set", "posting_rule", f"{doc_type}/{category}",
                      {"inventory": inventory_account, "counter": counter_account})
-
-
-def text_category_exists(category: str) -> Any:
-    from jxc.db.models import ProductCategory
-    return select(ProductCategory.id).where(ProductCategory.code == category)
