@@ -936,3 +936,17 @@ def test_price_including_tax_is_split(db, admin):
     assert got[2] == (D("50.00"), D(0), D("100.00"), D(0))
     assert sf.moves(db, ref.id) == [(D(1), D("100.00")), (D(3), D("26.55")), (D(2), D("100.00"))]
     assert sf.doc_voucher_lines(db, ref.id) == [("1405", D("226.55"), 0, None), ("220202", 0, D("226.55"), "S1")]
+
+
+def test_monthly_average_red_copy_of_an_unpriced_receipt_is_costed_by_the_run(db, admin):
+    """Found by the state machine: reversing an unpriced receipt (costed by the run) at the
+    original's cost made the period's unit depend on itself, and re-costing never settled."""
+    stock.cost_run(db, "2026-06", actor=admin)
+    first = mk(db, admin, other_in("2026-06-01", ln("PM", 1)))
+    mk(db, admin, other_in("2026-06-01", ln("PM", 1)))
+    red = stock.reverse_stock_doc(db, first.id, date(2026, 6, 5), actor=admin, audit=True)
+    mk(db, admin, other_in("2026-06-20", ln("PM", 2, "0.4467")))
+    assert sf.moves(db, red.id)[0][0] == D(-1)
+    # the run now costs the reversal with the rest, at the period unit
+    stock.cost_run(db, "2026-06", actor=admin)
+    assert sf.balance(db, "PM")[0] == D(3)

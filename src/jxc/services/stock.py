@@ -812,7 +812,10 @@ def _plan(doc: Any, lines: list[_LineFacts], states_at: Any, red_of: dict[int, A
             # 红字: the original line's direction, moving the other way at the original's cost.
             orig = red_of[ln.source_line_id]
             prefer = ident(ln.source_line_id, 0) if orig.dir == IN else None
-            basis = "cost" if monthly and orig.dir == OUT else "source"
+            # Monthly average: reversing what the run costs (an issue, an unpriced receipt) is costed
+            # by the run too; taking the cost from the original instead would make the period's
+            # unit depend on itself.
+            basis = "cost" if monthly and (orig.dir == OUT or orig.basis == "cost") else "source"
             plans.append(_Planned(ln.id, 0, key, orig.dir, -orig.dir * ln.qty, basis, None,
                                   ln.source_line_id, prefer, ln.expiry, ln.category))
             continue
@@ -963,7 +966,8 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     red_of: dict[int, Any] = {}
     if doc.red:
         red_of = {r.doc_line_id: r for r in conn.execute(
-            select(ENTRY.c.doc_line_id, ENTRY.c.dir).where(ENTRY.c.doc_id == doc.source_id, ENTRY.c.leg == 0))}
+            select(ENTRY.c.doc_line_id, ENTRY.c.dir, ENTRY.c.basis)
+            .where(ENTRY.c.doc_id == doc.source_id, ENTRY.c.leg == 0))}
     if doc.source_id is not None:
         _check_returnable(db, doc, lines)
     wh_codes = _warehouse_codes(db, {doc.warehouse_id} | ({doc.to_warehouse_id} if doc.to_warehouse_id else set()))
@@ -1155,7 +1159,7 @@ def _recost(db: DB, todo: list[tuple[Key, date, int]], states: dict[Key, _KeySta
     rounds = 0
     while queue:
         rounds += 1
-        if rounds > 10_000:
+        if rounds > 1_000:  # each round re-costs one key; a cycle would otherwise never end
             raise StockDocRefused(document="", reason="stock.recost_cycle")
         key, day, after_id = queue.pop(0)
         st = states.get(key)
