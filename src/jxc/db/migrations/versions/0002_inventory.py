@@ -217,7 +217,8 @@ def upgrade() -> None:
     with op.batch_alter_table('stock_entry', schema=None) as batch_op:
         batch_op.create_index('ix_stock_entry_date', ['entry_date', 'product_id'], unique=False)
         batch_op.create_index('ix_stock_entry_doc', ['doc_id'], unique=False)
-        batch_op.create_index('ix_stock_entry_key', ['product_id', 'warehouse_id', 'batch', 'entry_date', 'id'], unique=False)
+        batch_op.create_index('ix_stock_entry_key', ['product_id', 'warehouse_id', 'batch', 'entry_date', 'id', 'dir',
+                                                     'qty', 'value', 'adjust'], unique=False)
         batch_op.create_index('ix_stock_entry_source', ['source_line_id'], unique=False)
 
     with op.batch_alter_table('company', schema=None) as batch_op:
