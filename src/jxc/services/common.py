@@ -379,13 +379,14 @@ def reserve_ids(db: DB, table: Table, count: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def update_many(db: DB, table: Table, columns: Sequence[str], key: str, rows: Sequence[Sequence[Any]], *,
-                exact: bool = False) -> None:
+def update_many(db: DB, table: Table, columns: Sequence[str], key: str | Sequence[str],
+                rows: Sequence[Sequence[Any]], *, exact: bool = False, add: bool = False) -> None:
     """UPDATE table SET columns... WHERE key = ... for many rows (values in `columns` order, then the
-    key), handed to the driver's executemany with each value converted by its column's type.
-    The same statement through SQLAlchemy's executemany spends most of its time building
+    key columns), handed to the driver's executemany with each value converted by its column's
+    type. The same statement through SQLAlchemy's executemany spends most of its time building
     parameter dictionaries; re-costing writes 100,000 rows at a time through here.
 
+    add=True adds the values to the columns instead of setting them (SET c = c + ?).
     exact=True: every Decimal is already at its column's scale (made by money(), qty(),
     unit_cost() or sums of such), so on SQLite it is scaled without the type's checks."""
     if not rows:
@@ -394,14 +395,27 @@ def update_many(db: DB, table: Table, columns: Sequence[str], key: str, rows: Se
     dialect = conn.dialect
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     prep = dialect.identifier_preparer
-    sql = (f"UPDATE {prep.format_table(table)} SET "
-           + ", ".join(f"{prep.quote(c)} = {mark}" for c in columns)
-           + f" WHERE {prep.quote(key)} = {mark}")
+    keys = [key] if isinstance(key, str) else list(key)
+    sets = ", ".join(f"{prep.quote(c)} = {prep.quote(c)} + {mark}" if add else f"{prep.quote(c)} = {mark}"
+                     for c in columns)
+    sql = (f"UPDATE {prep.format_table(table)} SET {sets} WHERE "
+           + " AND ".join(f"{prep.quote(k)} = {mark}" for k in keys))
+
+    names = (*columns, *keys)
+    if exact and dialect.name == "sqlite" and all(
+            isinstance(table.c[c].type, ScaledDecimal) or table.c[c].type._cached_bind_processor(dialect) is None
+            for c in names):
+        # Only scaled Decimals and values the driver takes as they are: one expression per value.
+        scales = [_places(table.c[c].type) for c in names]
+        conn.exec_driver_sql(sql, [tuple(v if p is None or v is None else int(v.scaleb(p))
+                                         for v, p in zip(row, scales, strict=True)) for row in rows])
+        return
+
     def as_is(v: Any) -> Any:
         return v
 
     convert: list[Callable[[Any], Any]] = []
-    for c in (*columns, key):
+    for c in names:
         kind = table.c[c].type
         if exact and dialect.name == "sqlite" and isinstance(kind, ScaledDecimal):
             convert.append(_scaled(kind.places))
@@ -441,6 +455,10 @@ def insert_many(db: DB, table: Table, rows: Sequence[dict[str, Any]], *, exact: 
             vals[i] = step(vals[i])
         values.append(tuple(vals))
     conn.exec_driver_sql(sql, values)
+
+
+def _places(kind: Any) -> int | None:
+    return kind.places if isinstance(kind, ScaledDecimal) else None
 
 
 def _scaled(places: int) -> Callable[[Any], Any]:

@@ -1204,7 +1204,7 @@ def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, r
     those changed, that other entries take their cost from."""
     conn = conn_of(db)
     params = {"p": st.key[0], "w": st.key[1], "b": st.key[2], "d": day, "i": after_id}
-    later = list(conn.execute(_AFTER, params))
+    later = conn.execute(_AFTER, params).all()  # all(): one fetchall, not a fetch per row
     sources = _source_entries(db, [e.source_line_id for e in later if e.basis == "source"])
     own: dict[int, tuple[Decimal, Decimal]] = {}  # leg-0 values as re-costed here
     updates: list[tuple[Any, ...]] = []
@@ -1266,8 +1266,13 @@ def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, r
         # Nothing here takes its cost from another entry of this run: cost the run in one loop.
         run_moves: list[tuple[Decimal, Decimal | None]] = []
         for e in later:
-            m = move_of(e)
-            run_moves.append((m.qty, m.value))
+            if e.basis == "cost":
+                run_moves.append((e.qty, None))
+            elif e.basis == "fixed":
+                run_moves.append((e.qty, e.value))
+            else:
+                m = move_of(e)
+                run_moves.append((m.qty, m.value))
         try:
             results = moving_average_run(st.bal, run_moves, allow_negative=allow)
         except (Shortfall, NothingToAdjust) as exc:

@@ -62,6 +62,7 @@ from jxc.services.common import (
     period_by_label,
     reading,
     reserve_ids,
+    update_many,
     upsert_add,
     utcnow,
     voucher_refs,
@@ -507,10 +508,6 @@ def apply_action_to_period(db: Session, period: str, action: VoucherAction, *, a
 
 _GEN_LINES = select(LINE.c.line_no, LINE.c.account_id, LINE.c.partner_id, LINE.c.debit, LINE.c.credit,
                     LINE.c.period_id, LINE.c.side).where(LINE.c.voucher_id == bindparam("v"))
-_GEN_DEBIT = update(LINE).where(LINE.c.voucher_id == bindparam("v"), LINE.c.line_no == bindparam("n")).values(
-    debit=LINE.c.debit + bindparam("d"))
-_GEN_CREDIT = update(LINE).where(LINE.c.voucher_id == bindparam("v"), LINE.c.line_no == bindparam("n")).values(
-    credit=LINE.c.credit + bindparam("d"))
 _GEN_TOTAL = update(VOUCHER).where(VOUCHER.c.id == bindparam("v")).values(total=VOUCHER.c.total + bindparam("d"))
 _GEN_VOID = update(VOUCHER).where(VOUCHER.c.id == bindparam("v")).values(status="void", posted_by=None)
 
@@ -588,12 +585,10 @@ def adjust_generated_lines(db: DB, deltas: list[LineDelta]) -> None:
     if not merged:
         return
     conn = conn_of(db)
-    debits = [{"v": v, "n": n, "d": a} for (v, n, s), (a, _) in merged.items() if s == 1 and a]
-    credits = [{"v": v, "n": n, "d": a} for (v, n, s), (a, _) in merged.items() if s == -1 and a]
-    if debits:
-        conn.execute(_GEN_DEBIT, debits)
-    if credits:
-        conn.execute(_GEN_CREDIT, credits)
+    update_many(conn, LINE, ("debit",), ("voucher_id", "line_no"),
+                [(a, v, n) for (v, n, s), (a, _) in merged.items() if s == 1 and a], add=True)
+    update_many(conn, LINE, ("credit",), ("voucher_id", "line_no"),
+                [(a, v, n) for (v, n, s), (a, _) in merged.items() if s == -1 and a], add=True)
     totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
     by_period: dict[int, list[_Posting]] = defaultdict(list)
     for (v, _, s), (a, d) in merged.items():
@@ -601,7 +596,7 @@ def adjust_generated_lines(db: DB, deltas: list[LineDelta]) -> None:
             totals[v] += a
         by_period[d.period_id].append(_Posting(d.account_id, d.partner_id, a if s == 1 else ZERO,
                                                a if s == -1 else ZERO))
-    conn.execute(_GEN_TOTAL, [{"v": v, "d": a} for v, a in totals.items() if a] or [{"v": 0, "d": ZERO}])
+    update_many(conn, VOUCHER, ("total",), "id", [(a, v) for v, a in totals.items() if a], add=True)
     for period_id, postings in sorted(by_period.items()):
         _apply_to_balances(db, period_id, postings, 1)
 
