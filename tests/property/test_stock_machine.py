@@ -8,12 +8,16 @@ service tests already run on both backends.
 
 Steps: purchase receipts (random quantity and price, random day in 2026-06/07, so many are
 back-dated), sales deliveries, sales returns and purchase returns naming their source, transfers,
-stocktakes, other in/out, un-audit of a random audited document, re-audit of a random draft,
-costing runs, and red-letter reversals. The test keeps its own model of quantities: every audited
-document's signed quantities per (product, warehouse, batch), in ledger order (day, then audit
-order). From it the test predicts each step's outcome: accepted, or refused with Shortfall (some
-running balance would go below zero at some point), DependentDocuments, or InvalidInput (a return
-beyond what its source has left); a refused step must change nothing at all.
+stocktakes, other in/out, cost adjustments, un-audit of a random audited document, re-audit of a
+random draft, costing runs, and red-letter reversals (and refused ones of what cannot be reversed).
+Each example starts with up to three purchase receipts. The test keeps its own model of
+quantities: every audited document's signed quantities per (product, warehouse, batch), in ledger
+order (day, then audit order). From it the test predicts each step's outcome: accepted, or refused with Shortfall (some
+running balance would go below zero at some point), NothingToAdjust (a cost adjustment would find
+no stock at its place in the ledger), DependentDocuments, or InvalidInput (a return beyond what its
+source has left); a refused step must change nothing at all (every row of every table).
+Each method also runs, with fewer examples, on a book that allows negative stock: then nothing is
+refused for a shortfall and the recomputation proves the settlements (adjust) as well.
 
 After every step:
 - `checks.verify_books` passes (all checks, the stock checks included);
@@ -27,6 +31,8 @@ After every step:
 - the whole ledger, costed again from scratch entry by entry with jxc.domain.costing (cost_move,
   and monthly_run over periods that had a costing run), gives every entry's value, adjust, running
   balance and unit cost as stored, the balance rows' last unit cost, and (FIFO) the layers left.
+
+What the machine found is pinned at the end of the file as plain examples.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -51,11 +58,12 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from jxc.db.base import Base
 from jxc.db.models import (
+    Company,
     CostRun,
     FifoLayer,
     Period,
@@ -268,6 +276,58 @@ def replay(method: Method, entries: list[Any], runs: set[int], leg0: dict[int, t
     return problems, bal
 
 
+def ledger_problems(book: dict[str, Any], method: Method, *, allow_negative: bool) -> list[str]:
+    """Everything the stored ledger must satisfy on its own, proved from its rows: running sums,
+    balance rows, no negative or (moving average, FIFO) residual balances, priced receipts,
+    moving-average issues, and the whole ledger costed again from scratch (see the module doc)."""
+    by_key, balances = book["by_key"], book["balances"]
+    problems: list[str] = []
+    leg0 = {e.doc_line_id: (e.qty, e.value) for e in book["entries"] if e.leg == 0}
+    for k, entries in by_key.items():
+        rq = rv = ZERO
+        for e in entries:
+            # Running balances are running sums of the stored signed amounts.
+            rq += e.qty
+            rv += e.value - e.adjust
+            if (e.bal_qty, e.bal_value) != (rq, rv):
+                problems.append(f"{k} entry#{e.id}: bal {(e.bal_qty, e.bal_value)} != running {(rq, rv)}")
+            if e.bal_qty < 0 and not allow_negative:
+                problems.append(f"{k} entry#{e.id}: negative balance {e.bal_qty}")
+            if method is not Method.MONTHLY_AVERAGE and e.bal_qty == 0 and e.bal_value != 0:
+                problems.append(f"{k} entry#{e.id}: zero stock carries {e.bal_value}")
+        bal = balances.get(k)
+        if bal is None or (bal.qty, bal.value) != (rq, rv):
+            problems.append(f"{k}: balance row {(bal.qty, bal.value) if bal else None} != ledger {(rq, rv)}")
+
+        # Priced receipts carry round(qty x price, 2); moving-average issues their share.
+        pq = pv = ZERO
+        for e in entries:
+            line = book["lines"][e.doc_line_id]
+            doc = book["docs"][e.doc_id]
+            priced = e.basis == "fixed" and not doc.red and doc.doc_type in ("purchase_receipt", "other_in")
+            if priced and e.value != rounded(line.qty * line.price):
+                problems.append(f"{doc.no}: receipt value {e.value} != {line.qty} x {line.price}")
+            if method is Method.MOVING_AVERAGE and e.basis == "cost" and 0 < -e.qty <= pq:
+                q = -e.qty
+                want = pv if q == pq else rounded(q * pv / pq)
+                if e.value != -want:
+                    problems.append(f"{doc.no} entry#{e.id}: issue of {q} out of {(pq, pv)} costs "
+                                    f"{-e.value}, expected {want}")
+            pq, pv = e.bal_qty, e.bal_value
+
+        # The whole key costed again from scratch.
+        found, final = replay(method, entries, book["runs"], leg0)
+        problems += [f"{k}: {p}" for p in found]
+        if bal is not None and bal.last_unit != final.last_unit:
+            problems.append(f"{k}: balance last_unit {bal.last_unit} != recomputed {final.last_unit}")
+        if method is Method.FIFO:
+            kept_layers = {i: v for (kk, i), v in book["layers"].items() if kk == k}
+            fresh = {x.ident: (x.qty, x.value) for x in final.layers}
+            if kept_layers != fresh:
+                problems.append(f"{k}: FIFO layers {kept_layers} != recomputed {fresh}")
+    return problems
+
+
 # --- the machine ------------------------------------------------------------------------------
 
 def make_template(directory: Path, method: str) -> Path:
@@ -299,11 +359,15 @@ def copy_book(template: Path, target: Path) -> None:
         src.close()
 
 
-def make_machine(method_name: str, template: Path, workdir: Path) -> type[RuleBasedStateMachine]:
+def make_machine(method_name: str, template: Path, workdir: Path, *, negative: bool = False,
+                 ) -> type[RuleBasedStateMachine]:
+    """The state machine for one costing method; `negative`: the book allows negative stock."""
     method = Method(method_name)
     counter = iter(range(10**9))
 
     class StockBook(RuleBasedStateMachine):
+        allow_negative = negative
+
         def __init__(self) -> None:
             super().__init__()
             self.docs: dict[int, MDoc] = {}
@@ -322,6 +386,9 @@ def make_machine(method_name: str, template: Path, workdir: Path) -> type[RuleBa
             self.db = Session(self.engine, expire_on_commit=False)
             self.admin = users.load_actor(self.db, "admin")
             self.db.rollback()
+            if self.allow_negative:
+                with self.db.begin():
+                    self.db.execute(update(Company).values(allow_negative_stock=True))
             for day, wh, (p, b), q, price in receipts:
                 self.enter("purchase_receipt", day, wh, [MLine(1, p, b, q, price)], partner=SUPPLIER)
 
@@ -365,8 +432,7 @@ def make_machine(method_name: str, template: Path, workdir: Path) -> type[RuleBa
                     low = min(low, run)
             return max(low, ZERO)
 
-        @staticmethod
-        def refusal(led: Ledger) -> Refusal:
+        def refusal(self, led: Ledger) -> Refusal:
             """None when every running balance stays at or above zero and every cost adjustment
             finds stock to adjust; else what the service may raise (either, when both break)."""
             found: list[type[JxcError]] = []
@@ -376,7 +442,7 @@ def make_machine(method_name: str, template: Path, workdir: Path) -> type[RuleBa
                     if q == 0 and run <= 0 and NothingToAdjust not in found:
                         found.append(NothingToAdjust)
                     run += q
-                    if run < 0 and Shortfall not in found:
+                    if run < 0 and Shortfall not in found and not self.allow_negative:
                         found.append(Shortfall)
             return tuple(found) if found else None
 
@@ -664,55 +730,138 @@ def make_machine(method_name: str, template: Path, workdir: Path) -> type[RuleBa
                 if kept != model_qty[k]:
                     problems.append(f"{k}: balance qty {kept} != model {model_qty[k]}")
 
-            leg0 = {e.doc_line_id: (e.qty, e.value) for e in book["entries"] if e.leg == 0}
-            for k, entries in by_key.items():
-                rq = rv = ZERO
-                for e in entries:
-                    # Running balances are running sums of the stored signed amounts.
-                    rq += e.qty
-                    rv += e.value - e.adjust
-                    if (e.bal_qty, e.bal_value) != (rq, rv):
-                        problems.append(f"{k} entry#{e.id}: bal {(e.bal_qty, e.bal_value)} != running {(rq, rv)}")
-                    if e.bal_qty < 0:
-                        problems.append(f"{k} entry#{e.id}: negative balance {e.bal_qty}")
-                    if method is not Method.MONTHLY_AVERAGE and e.bal_qty == 0 and e.bal_value != 0:
-                        problems.append(f"{k} entry#{e.id}: zero stock carries {e.bal_value}")
-                bal = balances.get(k)
-                if bal is None or (bal.qty, bal.value) != (rq, rv):
-                    problems.append(f"{k}: balance row {(bal.qty, bal.value) if bal else None} != ledger {(rq, rv)}")
-
-                # Priced receipts carry round(qty x price, 2); moving-average issues their share.
-                pq = pv = ZERO
-                for e in entries:
-                    line = book["lines"][e.doc_line_id]
-                    doc = book["docs"][e.doc_id]
-                    priced = e.basis == "fixed" and not doc.red and doc.doc_type in ("purchase_receipt", "other_in")
-                    if priced and e.value != rounded(line.qty * line.price):
-                        problems.append(f"{doc.no}: receipt value {e.value} != {line.qty} x {line.price}")
-                    if method is Method.MOVING_AVERAGE and e.basis == "cost" and e.qty < 0:
-                        q = -e.qty
-                        want = pv if q == pq else rounded(q * pv / pq)
-                        if e.value != -want:
-                            problems.append(f"{doc.no} entry#{e.id}: issue of {q} out of {(pq, pv)} costs "
-                                            f"{-e.value}, expected {want}")
-                    pq, pv = e.bal_qty, e.bal_value
-
-                # The whole key costed again from scratch.
-                found, final = replay(method, entries, book["runs"], leg0)
-                problems += [f"{k}: {p}" for p in found]
-                if bal is not None and bal.last_unit != final.last_unit:
-                    problems.append(f"{k}: balance last_unit {bal.last_unit} != recomputed {final.last_unit}")
-                if method is Method.FIFO:
-                    kept_layers = {i: v for (kk, i), v in book["layers"].items() if kk == k}
-                    fresh = {x.ident: (x.qty, x.value) for x in final.layers}
-                    if kept_layers != fresh:
-                        problems.append(f"{k}: FIFO layers {kept_layers} != recomputed {fresh}")
+            problems += ledger_problems(book, method, allow_negative=self.allow_negative)
             assert not problems, "\n".join(problems[:15])
 
     return StockBook
 
 
+@pytest.mark.parametrize("negative", [False, True], ids=["negative-forbidden", "negative-allowed"])
 @pytest.mark.parametrize("method", METHODS)
-def test_random_stock_sequences_keep_the_ledger_whole(method: str, tmp_path: Path) -> None:
+def test_random_stock_sequences_keep_the_ledger_whole(method: str, negative: bool, tmp_path: Path) -> None:
+    """With negative stock allowed (a bonus, fewer examples) nothing is refused for a shortfall, and
+    the recomputation also proves the negative-stock settlements (adjust) of every receipt."""
     template = make_template(tmp_path, method)
-    run_state_machine_as_test(make_machine(method, template, tmp_path), settings=STOCK_SETTINGS)
+    run_state_machine_as_test(
+        make_machine(method, template, tmp_path, negative=negative),
+        settings=settings(STOCK_SETTINGS, max_examples=max(1, STOCK_SETTINGS.max_examples // 3)) if negative
+        else STOCK_SETTINGS)
+
+
+# --- the machine's findings, pinned as plain examples -------------------------------------------
+
+@pytest.fixture
+def fresh_book(tmp_path: Path) -> Iterator[Any]:
+    """open(method) -> (session, admin) on a fresh copy of the template book of that method."""
+    opened: list[tuple[Session, Engine]] = []
+
+    def open_book(method: str) -> tuple[Session, Any]:
+        path = tmp_path / f"pinned-{len(opened)}.db"
+        copy_book(make_template(tmp_path, method), path)
+        engine = make_engine(f"sqlite:///{path}")
+        db = Session(engine, expire_on_commit=False)
+        opened.append((db, engine))
+        admin = users.load_actor(db, "admin")
+        db.rollback()
+        return db, admin
+
+    yield open_book
+    for db, engine in opened:
+        db.close()
+        engine.dispose()
+
+
+def one_line(db: Session, admin: Any, doc_type: str, day: date, qty: str | None = None, price: str | None = None,
+             amount: str | None = None, partner: str | None = None) -> stock.DocRef:
+    """An audited document of one line of P1 in W1."""
+    line = StockLineIn("P1", D(qty) if qty else None, price=D(price) if price else None,
+                       amount=D(amount) if amount else None)
+    return stock.create_stock_doc(db, StockDocIn(doc_type, day, (line,), warehouse="W1", partner=partner),
+                                  actor=admin, audit=True)
+
+
+def assert_whole(db: Session, method: str) -> None:
+    with db.begin():
+        report = checks.verify_books(db)
+    assert report.ok, [c for c in report.checks if not c.ok]
+    problems = ledger_problems(read_ledger(db), Method(method), allow_negative=False)
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_auditing_a_red_letter_draft_whose_original_is_a_draft_again_is_refused(method: str, fresh_book: Any) -> None:
+    """Reverse a document, un-audit the red-letter copy, un-audit the original, audit the red copy
+    again: refused as a JxcError with nothing changed (it raised KeyError from _plan's red_of)."""
+    db, admin = fresh_book(method)
+    original = one_line(db, admin, "other_in", date(2026, 6, 1), "1")
+    red = stock.reverse_stock_doc(db, original.id, date(2026, 6, 1), actor=admin, audit=True)
+    stock.unaudit_stock_doc(db, red.id, actor=admin)
+    stock.unaudit_stock_doc(db, original.id, actor=admin)
+    before = snapshot(db)
+    with pytest.raises(JxcError):
+        stock.audit_stock_doc(db, red.id, actor=admin)
+    assert snapshot(db) == before
+    assert_whole(db, method)
+
+
+@pytest.mark.parametrize("change", ["unaudit the receipt", "back-dated delivery"])
+def test_monthly_cost_adjustment_in_a_costed_period_still_needs_stock(change: str, fresh_book: Any) -> None:
+    """Monthly average, 2026-07 costed: a cost adjustment on 07-31 adjusts 10 in stock. Taking that
+    stock away before it (un-auditing the receipt, or a back-dated delivery of all 10) must be
+    refused with NothingToAdjust, as it is for the other methods and without the run; it was
+    accepted, leaving zero stock that carries the adjustment's value."""
+    db, admin = fresh_book("monthly_average")
+    receipt = one_line(db, admin, "purchase_receipt", date(2026, 6, 1), "10", "1", partner=SUPPLIER)
+    stock.cost_run(db, "2026-07", actor=admin)
+    one_line(db, admin, "cost_adjustment", date(2026, 7, 31), amount="5")
+    before = snapshot(db)
+    with pytest.raises(NothingToAdjust):
+        if change == "unaudit the receipt":
+            stock.unaudit_stock_doc(db, receipt.id, actor=admin)
+        else:
+            one_line(db, admin, "sales_delivery", date(2026, 6, 5), "10", partner=CUSTOMER)
+    assert snapshot(db) == before
+    assert_whole(db, "monthly_average")
+
+
+@pytest.mark.parametrize("run_first", [True, False], ids=["run-first", "run-last"])
+def test_monthly_red_letter_of_an_unpriced_receipt_can_be_costed(run_first: bool, fresh_book: Any) -> None:
+    """Monthly average: an unpriced other-in (costed by the run), its red-letter reversal (which
+    takes the original's cost), and a priced other-in of 2 @ 0.4467 in the same period. The run's
+    unit depends on the red entry's value, which copies the original's, which is costed at the
+    unit: the re-costing oscillated (0.89, 0.00, 0.89, ...) and the audit, or the costing run,
+    was refused with stock.recost_cycle, so the period could not be costed at all."""
+    db, admin = fresh_book("monthly_average")
+    if run_first:
+        stock.cost_run(db, "2026-06", actor=admin)
+    unpriced = one_line(db, admin, "other_in", date(2026, 6, 1), "1")
+    stock.reverse_stock_doc(db, unpriced.id, date(2026, 6, 5), actor=admin, audit=True)
+    one_line(db, admin, "other_in", date(2026, 6, 20), "2", "0.4467")
+    stock.cost_run(db, "2026-06", actor=admin)
+    assert_whole(db, "monthly_average")
+
+
+def test_fifo_same_day_layers_are_taken_in_ledger_order(fresh_book: Any) -> None:
+    """Two receipts of one day, the first un-audited and audited again: the ledger now has it after
+    the second (entry ids), but its layer kept the smaller ident, and layers read back from the
+    table are ordered by (entry_date, ident). A delivery then took the re-audited receipt's layer
+    first (6.00), and after an unrelated document dated earlier was audited and un-audited (a
+    re-costing that rebuilds the layers in ledger order) the same delivery cost 7.00."""
+    db, admin = fresh_book("fifo")
+
+    def delivery_value() -> Decimal:
+        with db.begin():
+            return db.execute(select(StockEntry.value).join(StockDoc, StockDoc.id == StockEntry.doc_id)
+                              .where(StockDoc.doc_type == "sales_delivery")).scalar_one()
+
+    one_line(db, admin, "purchase_receipt", date(2026, 6, 1), "1", "5", partner=SUPPLIER)
+    first = one_line(db, admin, "purchase_receipt", date(2026, 6, 5), "1", "1", partner=SUPPLIER)
+    one_line(db, admin, "purchase_receipt", date(2026, 6, 5), "1", "2", partner=SUPPLIER)
+    stock.unaudit_stock_doc(db, first.id, actor=admin)
+    stock.audit_stock_doc(db, first.id, actor=admin)  # 06-05 in ledger order: the 2.00 receipt, then the 1.00
+    one_line(db, admin, "sales_delivery", date(2026, 6, 10), "2", partner=CUSTOMER)
+    as_audited = delivery_value()
+    unrelated = one_line(db, admin, "other_in", date(2026, 6, 1), "1", "3")
+    stock.unaudit_stock_doc(db, unrelated.id, actor=admin)
+    assert delivery_value() == as_audited == D("-7.00")  # 5.00 (06-01) + 2.00 (first on 06-05)
+    assert_whole(db, "fifo")

@@ -302,6 +302,10 @@ def monthly_run(opening_qty: Qty, opening_value: Money, last_unit: UnitCost,
     closing_qty = opening_qty
     last_issue = last_out = -1
     for i, m in enumerate(moves):
+        if m.qty == 0 and closing_qty <= 0:  # a cost adjustment needs stock to adjust, as in cost_move
+            err = NothingToAdjust()
+            err.index = i  # type: ignore[attr-defined]
+            raise err
         closing_qty += m.qty
         if m.value is not None:
             values.append(m.value)

@@ -112,6 +112,7 @@ from jxc.services.common import (
     conn_of,
     dialect_insert,
     open_period_and_rules,
+    reserve_ids,
     retrying,
     update_many,
     utcnow,
@@ -575,13 +576,14 @@ class _KeyState:
     warehouse: str
     dirty_layers: dict[int, Layer] = field(default_factory=dict)  # ident -> layer changed since loaded
     new_layers: set[int] = field(default_factory=set)
-    layer_dates: dict[int, date] = field(default_factory=dict)
+    # Where each layer's receipt stands in the ledger, (entry_date, entry_id): FIFO order.
+    layer_pos: dict[int, tuple[date, int]] = field(default_factory=dict)
 
 
-_LAYERS = (select(LAYER.c.ident, LAYER.c.qty, LAYER.c.value, LAYER.c.entry_date)
+_LAYERS = (select(LAYER.c.ident, LAYER.c.qty, LAYER.c.value, LAYER.c.entry_date, LAYER.c.entry_id)
            .where(LAYER.c.product_id == bindparam("p"), LAYER.c.warehouse_id == bindparam("w"),
                   LAYER.c.batch == bindparam("b"), LAYER.c.qty > 0)
-           .order_by(LAYER.c.entry_date, LAYER.c.ident))
+           .order_by(LAYER.c.entry_date, LAYER.c.entry_id))
 _BAL_SET = (update(BAL).where(BAL.c.product_id == bindparam("p"), BAL.c.warehouse_id == bindparam("w"),
                               BAL.c.batch == bindparam("b"))
             .values(qty=bindparam("q"), value=bindparam("v"), last_unit=bindparam("u"), last_date=bindparam("d"),
@@ -644,7 +646,7 @@ def _lock_keys(db: DB, keys: Sequence[Key], methods: dict[int, str], names: dict
         if method is Method.FIFO:
             for lr in conn.execute(_LAYERS, {"p": key[0], "w": key[1], "b": key[2]}):
                 bal.layers.append(Layer(lr.ident, lr.qty, lr.value))
-                st.layer_dates[lr.ident] = lr.entry_date
+                st.layer_pos[lr.ident] = (lr.entry_date, lr.entry_id)
         states[key] = st
     return states
 
@@ -685,7 +687,8 @@ def _layer_rows(st: _KeyState, new: list[dict[str, Any]], changed: list[dict[str
         return
     current = {x.ident: x for x in st.bal.layers}
     new += [{"ident": i, "product_id": st.key[0], "warehouse_id": st.key[1], "batch": st.key[2],
-             "entry_date": st.layer_dates[i], "qty": current[i].qty if i in current else ZERO,
+             "entry_date": st.layer_pos[i][0], "entry_id": st.layer_pos[i][1],
+             "qty": current[i].qty if i in current else ZERO,
              "value": current[i].value if i in current else ZERO} for i in sorted(st.new_layers)]
     changed += [{"i": i, "q": current[i].qty if i in current else ZERO,
                  "v": current[i].value if i in current else ZERO}
@@ -694,7 +697,10 @@ def _layer_rows(st: _KeyState, new: list[dict[str, Any]], changed: list[dict[str
     st.dirty_layers.clear()
 
 
-def _cost(st: _KeyState, move: Move, allow_negative: bool, day: date) -> Any:
+def _cost(st: _KeyState, move: Move, allow_negative: bool, day: date, entry_id: int = 0) -> Any:
+    """cost_move on a key's balance, with the key's names in a refusal and FIFO layer changes
+    noted for writing. entry_id: the entry's row id when it exists already (re-costing); a new
+    entry's is filled in by number_entries."""
     before = {x.ident: x for x in st.bal.layers} if st.method is Method.FIFO else {}
     try:
         costed = cost_move(st.method, st.bal, move, allow_negative=allow_negative)
@@ -708,8 +714,23 @@ def _cost(st: _KeyState, move: Move, allow_negative: bool, day: date) -> Any:
             st.dirty_layers[layer_ident] = before[layer_ident]
         if move.qty > 0 and st.bal.layers and st.bal.layers[-1].ident == move.entry_id:
             st.new_layers.add(move.entry_id)
-            st.layer_dates[move.entry_id] = day
+            st.layer_pos[move.entry_id] = (day, entry_id)
     return costed
+
+
+def number_entries(db: DB, rows: list[dict[str, Any]], states: dict[Key, _KeyState],
+                   ids: list[int] | None = None) -> None:
+    """Give new entry rows their ids before they are written (reserved, or the `ids` given), and
+    tell the FIFO layers they made where they stand in the ledger."""
+    if not rows:
+        return
+    ids = ids if ids is not None else reserve_ids(db, ENTRY, len(rows))
+    for row, entry_id in zip(rows, ids, strict=True):
+        row["id"] = entry_id
+        st = states.get((row["product_id"], row["warehouse_id"], row["batch"]))
+        layer = ident(row["doc_line_id"], row["leg"])
+        if st is not None and layer in st.layer_pos:
+            st.layer_pos[layer] = (row["entry_date"], entry_id)
 
 
 # --- auditing ------------------------------------------------------------------------
@@ -963,6 +984,10 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     period, rules = _doc_period(db, doc)
     if rules.require_distinct_auditor and doc.created_by == actor.id and doc.doc_type != DocType.OPENING_STOCK:
         raise SameUserAudit(voucher=doc.no, user=actor.username)
+    if doc.source_id is not None:
+        source = conn.execute(select(DOC.c.no, DOC.c.status).where(DOC.c.id == doc.source_id)).one()
+        if source.status != DocStatus.AUDITED:  # un-audited since this document was made
+            raise InvalidInput(field="source", reason="stock.source_not_audited", value=source.no)
     red_of: dict[int, Any] = {}
     if doc.red:
         red_of = {r.doc_line_id: r for r in conn.execute(
@@ -1000,6 +1025,7 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
         if p.row["dr_line"] is not None or p.row["adj_dr_line"] is not None:
             p.row["voucher_id"] = voucher_id
         rows.append(p.row)
+    number_entries(db, rows, states)
     if rows:
         conn.execute(_ENTRY_INSERT, rows)
     linked = sorted({p.source_line_id for p in plans if p.basis == "source" and p.leg == 0 and p.source_line_id})
@@ -1136,7 +1162,7 @@ def _state_at(db: DB, st: _KeyState, day: date, after_id: int) -> _KeyState:
             conn.execute(delete(LAYER).where(LAYER.c.ident.in_(chunk)))
         for lr in conn.execute(_LAYERS, {"p": st.key[0], "w": st.key[1], "b": st.key[2]}):
             bal.layers.append(Layer(lr.ident, lr.qty, lr.value))
-            new.layer_dates[lr.ident] = lr.entry_date
+            new.layer_pos[lr.ident] = (lr.entry_date, lr.entry_id)
     return new
 
 
@@ -1309,7 +1335,7 @@ def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, r
         run = runs.get(e.period_id) if st.method is Method.MONTHLY_AVERAGE else None
         if run is None:
             move = move_of(e)
-            costed = _cost(st, move, allow, e.entry_date)
+            costed = _cost(st, move, allow, e.entry_date, e.id)
             takes.extend({"taker": move.entry_id, "layer": t[0], "qty": t[1], "value": t[2]} for t in costed.takes)
             record(e, costed.value, costed.adjust, costed.qty_after, costed.value_after, costed.unit_after)
             i += 1
@@ -1319,7 +1345,10 @@ def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, r
             j += 1
         group = later[i:j]
         moves = [move_of(x) for x in group]
-        result = monthly_run(st.bal.qty, st.bal.value, st.bal.last_unit, moves)
+        try:
+            result = monthly_run(st.bal.qty, st.bal.value, st.bal.last_unit, moves)
+        except NothingToAdjust:
+            raise NothingToAdjust(product=st.product, warehouse=st.warehouse) from None
         for x, value in zip(group, result.values, strict=True):
             st.bal.qty += x.qty
             st.bal.value += value

@@ -69,6 +69,7 @@ from jxc.services.stock import (
     _warehouse_codes,
     audit_doc,
     enter_doc,
+    number_entries,
     raise_doc_sequence,
 )
 from jxc.services.vouchers import insert_generated_vouchers
@@ -358,6 +359,7 @@ class BulkAuditor:
             if row["dr_line"] is not None or row["adj_dr_line"] is not None:
                 row["voucher_id"] = voucher_of[row["doc_id"]]
         done = [{"d": d.id, "a": self.actor.id, "vid": voucher_of.get(d.id)} for d in docs]
+        number_entries(conn, entries, self.states, self.ids.take(ENTRY, len(entries)))
         insert_many(conn, ENTRY, entries, exact=True)  # costed here: every amount made by money()
         insert_many(conn, TAKE, takes, exact=True)
         linked = sorted({ln["source_line_id"] for d in docs for ln in d.lines if ln["source_line_id"]})

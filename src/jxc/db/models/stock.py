@@ -173,12 +173,14 @@ class FifoLayer(Base):
     document can give back what later issues took and cost them again."""
 
     __tablename__ = "fifo_layer"
-    __table_args__ = (Index("ix_fifo_layer_key", "product_id", "warehouse_id", "batch", "entry_date", "ident"),)
+    __table_args__ = (Index("ix_fifo_layer_key", "product_id", "warehouse_id", "batch", "entry_date", "entry_id"),)
     ident: Mapped[int] = mapped_column(Integer, primary_key=True)  # the receipt entry's line_id * 2 + leg
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"))
     batch: Mapped[str] = mapped_column(String(40), default="")
-    entry_date: Mapped[date] = mapped_column(Date)  # layers are used in (entry_date, ident) order
+    # Layers are used in ledger order, (entry_date, entry_id) of the receipt that made them.
+    entry_date: Mapped[date] = mapped_column(Date)
+    entry_id: Mapped[int] = mapped_column(Integer)
     qty: Mapped[Decimal] = mapped_column(Quantity())
     value: Mapped[Decimal] = mapped_column(Money())
 

@@ -63,6 +63,7 @@ def upgrade() -> None:
     sa.Column('warehouse_id', sa.Integer(), nullable=False),
     sa.Column('batch', sa.String(length=40), nullable=False),
     sa.Column('entry_date', sa.Date(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
     sa.Column('qty', jxc.db.types.ScaledDecimal(places=4, precision=18), nullable=False),
     sa.Column('value', jxc.db.types.ScaledDecimal(places=2, precision=18), nullable=False),
     sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_fifo_layer_product_id_product')),
@@ -70,7 +71,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('ident', name=op.f('pk_fifo_layer'))
     )
     with op.batch_alter_table('fifo_layer', schema=None) as batch_op:
-        batch_op.create_index('ix_fifo_layer_key', ['product_id', 'warehouse_id', 'batch', 'entry_date', 'ident'], unique=False)
+        batch_op.create_index('ix_fifo_layer_key', ['product_id', 'warehouse_id', 'batch', 'entry_date', 'entry_id'],
+                              unique=False)
 
     op.create_table('posting_rule',
     sa.Column('id', sa.Integer(), nullable=False),
