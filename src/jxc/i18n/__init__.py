@@ -7,6 +7,7 @@ zh_CN is the default language, en the second.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -87,6 +88,11 @@ def describe(error: JxcError, lang: str | None = None) -> str:
     for key in ("current", "target"):
         if key in params:
             params[key] = t(f"status.{params[key]}", lang)
+    if params.get("kind") in ("supplier", "customer", "both"):
+        params["kind"] = t(f"partnerkind.{params['kind']}", lang)
+    for key, value in params.items():  # quantities carry 4 places in the books; people read 99844, 2.5
+        if isinstance(value, Decimal) and key in ("shortfall", "available", "qty"):
+            params[key] = f"{value.normalize():f}"
     if "reason" in params and not isinstance(error, InvalidInput):
         params["reason"] = t(str(params["reason"]), lang, **params)  # a refusal's reason is a message code too
     if isinstance(error, InvalidInput):
