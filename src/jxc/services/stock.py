@@ -724,7 +724,10 @@ def number_entries(db: DB, rows: list[dict[str, Any]], states: dict[Key, _KeySta
     tell the FIFO layers they made where they stand in the ledger."""
     if not rows:
         return
-    ids = ids if ids is not None else reserve_ids(db, ENTRY, len(rows))
+    if ids is None:
+        if not any(st.method is Method.FIFO for st in states.values()):
+            return  # only FIFO layers need to know their place; the database numbers the rest
+        ids = reserve_ids(db, ENTRY, len(rows))
     for row, entry_id in zip(rows, ids, strict=True):
         row["id"] = entry_id
         st = states.get((row["product_id"], row["warehouse_id"], row["batch"]))
