@@ -400,28 +400,7 @@ def update_many(db: DB, table: Table, columns: Sequence[str], key: str | Sequenc
                      for c in columns)
     sql = (f"UPDATE {prep.format_table(table)} SET {sets} WHERE "
            + " AND ".join(f"{prep.quote(k)} = {mark}" for k in keys))
-
-    names = (*columns, *keys)
-    if exact and dialect.name == "sqlite" and all(
-            isinstance(table.c[c].type, ScaledDecimal) or table.c[c].type._cached_bind_processor(dialect) is None
-            for c in names):
-        # Only scaled Decimals and values the driver takes as they are: one expression per value.
-        scales = [_places(table.c[c].type) for c in names]
-        conn.exec_driver_sql(sql, [tuple(v if p is None or v is None else int(v.scaleb(p))
-                                         for v, p in zip(row, scales, strict=True)) for row in rows])
-        return
-
-    def as_is(v: Any) -> Any:
-        return v
-
-    convert: list[Callable[[Any], Any]] = []
-    for c in names:
-        kind = table.c[c].type
-        if exact and dialect.name == "sqlite" and isinstance(kind, ScaledDecimal):
-            convert.append(_scaled(kind.places))
-        else:
-            convert.append(kind._cached_bind_processor(dialect) or as_is)
-    conn.exec_driver_sql(sql, [tuple(f(v) for f, v in zip(convert, row, strict=True)) for row in rows])
+    conn.exec_driver_sql(sql, _driver_rows(table, (*columns, *keys), rows, dialect, exact=exact))
 
 
 def insert_many(db: DB, table: Table, rows: Sequence[dict[str, Any]], *, exact: bool = False) -> None:
@@ -439,22 +418,37 @@ def insert_many(db: DB, table: Table, rows: Sequence[dict[str, Any]], *, exact: 
     names = list(rows[0])
     sql = (f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(c) for c in names)}) "
            f"VALUES ({', '.join([mark] * len(names))})")
+    conn.exec_driver_sql(sql, _driver_rows(table, names, [[row[c] for c in names] for row in rows], dialect,
+                                           exact=exact))
+
+
+def _driver_rows(table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]], dialect: Any, *,
+                 exact: bool) -> list[tuple[Any, ...]]:
+    """Rows of values in `names` order, each converted by its column's type for the driver (the
+    types' own bind processors, with their checks). exact=True on SQLite: Decimals are scaled
+    directly (see update_many)."""
+    kinds = [table.c[c].type for c in names]
+    if exact and dialect.name == "sqlite" and all(
+            isinstance(k, ScaledDecimal) or k._cached_bind_processor(dialect) is None for k in kinds):
+        # Only scaled Decimals and values the driver takes as they are: one expression per value.
+        scales = [_places(k) for k in kinds]
+        return [tuple(v if p is None or v is None else int(v.scaleb(p)) for v, p in zip(row, scales, strict=True))
+                for row in rows]
     steps: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, c in enumerate(names):
-        kind = table.c[c].type
+    for i, kind in enumerate(kinds):
         if exact and dialect.name == "sqlite" and isinstance(kind, ScaledDecimal):
             steps.append((i, _scaled(kind.places)))
         else:
             processor = kind._cached_bind_processor(dialect)
             if processor is not None:
                 steps.append((i, processor))
-    values = []
+    out = []
     for row in rows:
-        vals = [row[c] for c in names]
+        vals = list(row)
         for i, step in steps:
             vals[i] = step(vals[i])
-        values.append(tuple(vals))
-    conn.exec_driver_sql(sql, values)
+        out.append(tuple(vals))
+    return out
 
 
 def _places(kind: Any) -> int | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -1549,13 +1549,7 @@ def audit_stock_doc(db: Session, doc_id: int, *, actor: Actor) -> DocRef:
     what it back-dates. Raises NotFound, InvalidTransition, PeriodClosed, Shortfall,
     NothingToAdjust, SameUserAudit, InvalidInput (a return beyond its source), PermissionDenied."""
     require(actor, perm.STOCK_AUDIT)
-
-    def work() -> DocRef:
-        with db.begin():
-            ref = _audit(db.connection(), doc_id, actor)
-            append_audit(db, actor, "stock_doc.audit", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
-            return ref
-    return retrying(work)
+    return _step(db, doc_id, actor, _audit, "stock_doc.audit")
 
 
 def unaudit_stock_doc(db: Session, doc_id: int, *, actor: Actor) -> DocRef:
@@ -1563,11 +1557,16 @@ def unaudit_stock_doc(db: Session, doc_id: int, *, actor: Actor) -> DocRef:
     reverses it; its entries go, its voucher is voided, later entries are re-costed.
     Raises DependentDocuments, Shortfall (later issues would go negative), PeriodClosed."""
     require(actor, perm.STOCK_AUDIT)
+    return _step(db, doc_id, actor, _unaudit, "stock_doc.unaudit")
 
+
+def _step(db: Session, doc_id: int, actor: Actor, step: Callable[[DB, int, Actor], DocRef], action: str) -> DocRef:
+    """One lifecycle step in its own transaction, retried on a PostgreSQL deadlock, the audit-log
+    entry last."""
     def work() -> DocRef:
         with db.begin():
-            ref = _unaudit(db.connection(), doc_id, actor)
-            append_audit(db, actor, "stock_doc.unaudit", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
+            ref = step(db.connection(), doc_id, actor)
+            append_audit(db, actor, action, "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
             return ref
     return retrying(work)
 
