@@ -27,6 +27,14 @@ STOCK_CREATE = "stock.create"  # enter stock documents
 STOCK_AUDIT = "stock.audit"  # audit and un-audit them
 STOCK_READ = "stock.read"  # stock reports
 COST_RUN = "cost.run"  # the monthly-average costing run
+TRADE_READ = "trade.read"  # orders, invoices, receipts/payments, AR/AP reports
+ORDER_CREATE = "order.create"
+ORDER_AUDIT = "order.audit"  # audit, un-audit, close and cancel orders
+INVOICE_CREATE = "invoice.create"
+INVOICE_AUDIT = "invoice.audit"
+INVOICE_OVERRIDE = "invoice.override_match"  # audit an invoice that fails the three-way match
+CASH_CREATE = "cash.create"  # enter receipts and payments
+CASH_AUDIT = "cash.audit"  # audit them, settle (核销) and undo settlements
 
 PERMISSIONS: tuple[str, ...] = (
     VOUCHER_CREATE,
@@ -47,6 +55,14 @@ PERMISSIONS: tuple[str, ...] = (
     STOCK_AUDIT,
     STOCK_READ,
     COST_RUN,
+    TRADE_READ,
+    ORDER_CREATE,
+    ORDER_AUDIT,
+    INVOICE_CREATE,
+    INVOICE_AUDIT,
+    INVOICE_OVERRIDE,
+    CASH_CREATE,
+    CASH_AUDIT,
 )
 
 # Role code -> granted permissions. Later issues add document permissions here.
@@ -68,14 +84,22 @@ BUILTIN_ROLES: dict[str, frozenset[str]] = {
             STOCK_READ,
             STOCK_AUDIT,
             COST_RUN,
+            TRADE_READ,
+            INVOICE_CREATE,
+            INVOICE_AUDIT,
+            INVOICE_OVERRIDE,
+            CASH_CREATE,
+            CASH_AUDIT,
         }
     ),
     "manager": frozenset({LEDGER_READ, MASTERDATA_READ, AUDIT_LOG_READ, VOUCHER_AUDIT, PERIOD_REOPEN, STOCK_READ,
-                          STOCK_AUDIT}),
-    "purchasing": frozenset({MASTERDATA_READ, MASTERDATA_EDIT, STOCK_READ, STOCK_CREATE}),
-    "sales": frozenset({MASTERDATA_READ, MASTERDATA_EDIT, STOCK_READ, STOCK_CREATE}),
-    "warehouse": frozenset({MASTERDATA_READ, STOCK_READ, STOCK_CREATE, STOCK_AUDIT}),
-    "auditor": frozenset({LEDGER_READ, MASTERDATA_READ, AUDIT_LOG_READ, STOCK_READ}),
+                          STOCK_AUDIT, TRADE_READ, ORDER_AUDIT, INVOICE_AUDIT, INVOICE_OVERRIDE, CASH_AUDIT}),
+    "purchasing": frozenset({MASTERDATA_READ, MASTERDATA_EDIT, STOCK_READ, STOCK_CREATE, TRADE_READ, ORDER_CREATE,
+                             INVOICE_CREATE}),
+    "sales": frozenset({MASTERDATA_READ, MASTERDATA_EDIT, STOCK_READ, STOCK_CREATE, TRADE_READ, ORDER_CREATE,
+                        INVOICE_CREATE}),
+    "warehouse": frozenset({MASTERDATA_READ, STOCK_READ, STOCK_CREATE, STOCK_AUDIT, TRADE_READ}),
+    "auditor": frozenset({LEDGER_READ, MASTERDATA_READ, AUDIT_LOG_READ, STOCK_READ, TRADE_READ}),
 }
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from importlib import resources
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from jxc.db import migrate
-from jxc.db.models import Account, Company, FiscalYear, Period, PostingRule, StockBalance
+from jxc.db.models import Account, Company, FiscalYear, Period, PostingRule, StockBalance, TaxRate
 from jxc.domain import permissions as perm
 from jxc.domain.accounts import level_of, parent_code_of
 from jxc.domain.errors import BookExists, BookMissing, InvalidInput
@@ -71,6 +72,21 @@ def seed_posting_rules(db: Session) -> None:
     db.flush()
 
 
+_TAX_RATES = (("0.13", "13%"), ("0.09", "9%"), ("0.06", "6%"), ("0.05", "5% 征收率"), ("0.03", "3% 征收率"),
+              ("0.01", "1% 征收率"), ("0", "0% / 免税"))
+
+
+def seed_trade_settings(db: Session, start: date) -> None:
+    """The VAT rates in force (DOMAIN.md §6.1; valid from the 2019 rate cut) and the account
+    small settlement differences are written off to (财务费用—现金折扣)."""
+    db.add_all(TaxRate(rate=Decimal(r), label=label, valid_from=min(start, date(2019, 4, 1)), valid_to=None)
+               for r, label in _TAX_RATES)
+    db.flush()
+    company = db.get(Company, 1)
+    assert company is not None
+    company.writeoff_account_id = db.execute(select(Account.id).where(Account.code == "560303")).scalar()
+
+
 def add_fiscal_year(db: Session, year: int, first_month: int = 1) -> FiscalYear:
     spans = fiscal_year_periods(year, first_month)
     fy = FiscalYear(year=year, start_date=spans[0].start_date, end_date=spans[-1].end_date)
@@ -115,6 +131,7 @@ def init_book(engine: Engine, settings: BookSettings) -> BookCreated:
                        start_date=fy.start_date, opening_locked=False))
         count = seed_chart(db, settings.chart)
         seed_posting_rules(db)
+        seed_trade_settings(db, fy.start_date)
         seed_roles(db)
         admin = _new_user(db, settings.admin_username, settings.admin_password, "", ["admin"])
         append_audit(db, Actor(admin.id, admin.username, frozenset({ALL})), "book.init", "company", 1,

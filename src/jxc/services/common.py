@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -114,18 +115,30 @@ class BookRules:
     opening_locked: bool
     allow_negative_stock: bool = False
     posting_rules_version: int = 0
+    order_tolerance: Decimal = Decimal(0)
+    match_tolerance: Decimal = Decimal("0.05")
+    credit_control: str = "warn"
+    writeoff_account_id: int | None = None
+    writeoff_limit: Decimal = Decimal("10.00")
 
 
 _RULES = select(COMPANY.c.voucher_word, COMPANY.c.require_distinct_auditor, COMPANY.c.opening_locked,
-                COMPANY.c.allow_negative_stock, COMPANY.c.posting_rules_version).where(COMPANY.c.id == 1)
+                COMPANY.c.allow_negative_stock, COMPANY.c.posting_rules_version, COMPANY.c.order_tolerance,
+                COMPANY.c.match_tolerance, COMPANY.c.credit_control, COMPANY.c.writeoff_account_id,
+                COMPANY.c.writeoff_limit).where(COMPANY.c.id == 1)
 
 
 def book_rules(db: DB) -> BookRules:
     row = conn_of(db).execute(_RULES).one_or_none()
     if row is None:
         raise BookMissing()
+    return _rules_of(row)
+
+
+def _rules_of(row: Any) -> BookRules:
     return BookRules(row.voucher_word, bool(row.require_distinct_auditor), bool(row.opening_locked),
-                     bool(row.allow_negative_stock), int(row.posting_rules_version))
+                     bool(row.allow_negative_stock), int(row.posting_rules_version), row.order_tolerance,
+                     row.match_tolerance, row.credit_control, row.writeoff_account_id, row.writeoff_limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +158,9 @@ _PERIOD_COLS = (PERIOD.c.id, PERIOD.c.year, PERIOD.c.month, PERIOD.c.status, PER
                 PERIOD.c.end_date)
 _PERIOD_AND_RULES = (
     select(*_PERIOD_COLS, COMPANY.c.voucher_word, COMPANY.c.require_distinct_auditor, COMPANY.c.opening_locked,
-           COMPANY.c.allow_negative_stock, COMPANY.c.posting_rules_version)
+           COMPANY.c.allow_negative_stock, COMPANY.c.posting_rules_version, COMPANY.c.order_tolerance,
+           COMPANY.c.match_tolerance, COMPANY.c.credit_control, COMPANY.c.writeoff_account_id,
+           COMPANY.c.writeoff_limit)
     .select_from(PERIOD.join(COMPANY, COMPANY.c.id == 1))
     .where(PERIOD.c.start_date <= bindparam("day"), PERIOD.c.end_date >= bindparam("day"))
     .with_for_update(read=True, of=PERIOD)
@@ -162,8 +177,7 @@ def open_period_and_rules(db: DB, day: date) -> tuple[PeriodRef, BookRules]:
         raise PeriodMissing(date=day.isoformat())
     period = _period_ref(row)
     ensure_open(period.status, period.label)
-    return period, BookRules(row.voucher_word, bool(row.require_distinct_auditor), bool(row.opening_locked),
-                             bool(row.allow_negative_stock), int(row.posting_rules_version))
+    return period, _rules_of(row)
 
 
 def period_by_label(db: Session, year: int, month: int) -> PeriodRef | None:

@@ -22,6 +22,7 @@ from jxc.domain.errors import (
 )
 from jxc.domain.numbers import MAX_MONEY, MONEY_PLACES, ZERO, fits
 from jxc.domain.permissions import Actor, require
+from jxc.services import arap
 from jxc.services.common import append_audit, reading
 
 
@@ -78,6 +79,8 @@ def set_opening_row(db: Session, data: OpeningIn, actor: Actor) -> None:
     if data.debit or data.credit:
         db.add(OpeningBalance(account_id=acct.id, partner_id=partner_id, debit=data.debit, credit=data.credit))
         db.flush()
+    start = db.execute(select(Company.start_date).where(Company.id == 1)).scalar_one()
+    arap.sync_opening_item(db, acct.id, acct.code, partner_id, data.debit, data.credit, start)
     append_audit(db, actor, "opening.set", "account", data.account_code,
                  {"partner": data.partner_code, "debit": str(data.debit), "credit": str(data.credit)})
 

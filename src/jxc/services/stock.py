@@ -38,6 +38,7 @@ from jxc.db.models import (
     DocSequence,
     FifoLayer,
     FifoTake,
+    Invoice,
     Partner,
     PostingRule,
     Product,
@@ -102,6 +103,8 @@ from jxc.domain.stockdocs import (
     parse_doc_number,
     partner_fits,
 )
+from jxc.domain.trade import TradeWarning
+from jxc.services import orderlinks
 from jxc.services.common import (
     COMPANY,
     DB,
@@ -141,6 +144,7 @@ WAREHOUSE = table_of(Warehouse)
 PARTNER = table_of(Partner)
 ACCOUNT = table_of(Account)
 CATEGORY = table_of(ProductCategory)
+INVOICE = table_of(Invoice)
 
 FAR = 2**31 - 1  # an entry id after every real one ("after everything dated that day"); fits INTEGER
 
@@ -179,6 +183,8 @@ class StockDocIn:
     no: str | None = None
     reason: str = ""
     memo: str = ""
+    order: str | None = None  # a receipt/delivery made from this order: lines fill its lines by product
+    salesperson: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +193,7 @@ class DocRef:
     doc_type: str
     no: str
     status: str
+    warnings: tuple[TradeWarning, ...] = ()  # e.g. over the customer's credit limit (setting 'warn')
 
 
 # --- creating drafts --------------------------------------------------------------
@@ -260,7 +267,7 @@ class Refs:
             (WAREHOUSE, want_w - self.warehouses.keys(), self.warehouses,
              (WAREHOUSE.c.id, WAREHOUSE.c.code, WAREHOUSE.c.active)),
             (PARTNER, want_c - self.partners.keys(), self.partners,
-             (PARTNER.c.id, PARTNER.c.code, PARTNER.c.active, PARTNER.c.kind)),
+             (PARTNER.c.id, PARTNER.c.code, PARTNER.c.active, PARTNER.c.kind, PARTNER.c.credit_limit)),
             (ACCOUNT, want_a - self.accounts.keys(), self.accounts,
              (ACCOUNT.c.id, ACCOUNT.c.code, ACCOUNT.c.active, ACCOUNT.c.is_leaf, ACCOUNT.c.partner_aux)),
         ):
@@ -456,7 +463,8 @@ _DOC_INSERT = insert(DOC).returning(DOC.c.id)
 _LINE_INSERT = insert(LINE)
 _SOURCE_DOC = select(DOC.c.id, DOC.c.status, DOC.c.partner_id, DOC.c.doc_type).where(
     DOC.c.doc_type == bindparam("t"), DOC.c.no == bindparam("no"))
-_SOURCE_LINES = select(LINE.c.id, LINE.c.product_id, LINE.c.batch, LINE.c.qty).where(LINE.c.doc_id == bindparam("d"))
+_SOURCE_LINES = select(LINE.c.id, LINE.c.product_id, LINE.c.batch, LINE.c.qty, LINE.c.order_line_id).where(
+    LINE.c.doc_id == bindparam("d"))
 
 
 def enter_doc(db: DB, data: StockDocIn, actor: Actor, refs: Refs | None = None) -> DocRef:
@@ -486,6 +494,17 @@ def enter_doc(db: DB, data: StockDocIn, actor: Actor, refs: Refs | None = None) 
     header, rows = _validate(db, data, refs, source_lines)
     period, _ = open_period_and_rules(db, data.doc_date)
     doc_type = DocType(data.doc_type)
+    if len(data.salesperson) > 60:
+        raise InvalidInput(field="salesperson", reason="input.too_long", max=60)
+    order_id = None
+    order_lines: list[int | None]
+    if data.order:
+        order_id, picked = orderlinks.resolve_order(db, data.order.strip(), doc_type.value,
+                                                    header["partner_id"], [(r.product_id, r.qty) for r in rows])
+        order_lines = list(picked)
+    else:
+        of_source = orderlinks.source_order_lines(db, [r.source_line_id for r in rows])
+        order_lines = [of_source.get(r.source_line_id or 0) for r in rows]
     if data.no:
         no = data.no.strip()
         if conn.execute(select(DOC.c.id).where(DOC.c.doc_type == doc_type.value, DOC.c.no == no)).first():
@@ -500,7 +519,7 @@ def enter_doc(db: DB, data: StockDocIn, actor: Actor, refs: Refs | None = None) 
                 **header, "no": no, "doc_date": data.doc_date, "period_id": period.id,
                 "status": DocStatus.DRAFT.value, "red": False, "source_id": source_id, "reason": data.reason,
                 "memo": data.memo, "created_by": actor.id, "created_at": utcnow(), "audited_by": None,
-                "voucher_id": None,
+                "voucher_id": None, "order_id": order_id, "salesperson": data.salesperson,
             }).scalar_one())
     except IntegrityError as exc:
         if "stock_doc.no" not in str(exc.orig) and "uq_stock_doc_doc_type_no" not in str(exc.orig):
@@ -509,7 +528,7 @@ def enter_doc(db: DB, data: StockDocIn, actor: Actor, refs: Refs | None = None) 
     conn.execute(_LINE_INSERT, [
         {"doc_id": doc_id, "line_no": i, "product_id": r.product_id, "qty": r.qty, "price": r.price,
          "tax_rate": r.tax_rate, "amount": r.amount, "tax": r.tax, "batch": r.batch, "expiry": r.expiry,
-         "book_qty": None, "source_line_id": r.source_line_id}
+         "book_qty": None, "source_line_id": r.source_line_id, "order_line_id": order_lines[i - 1]}
         for i, r in enumerate(rows, start=1)])
     return DocRef(doc_id, doc_type.value, no, DocStatus.DRAFT.value)
 
@@ -998,6 +1017,10 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
             .where(ENTRY.c.doc_id == doc.source_id, ENTRY.c.leg == 0))}
     if doc.source_id is not None:
         _check_returnable(db, doc, lines)
+    warnings: tuple[TradeWarning, ...] = ()
+    if doc.doc_type == DocType.SALES_DELIVERY and not doc.red and rules.credit_control != "off":
+        warnings = orderlinks.credit_check(db, doc.partner_id, orderlinks.delivery_value(db, doc.id), rules, doc.no)
+    orderlinks.apply_stock(db, doc, 1, rules)
     wh_codes = _warehouse_codes(db, {doc.warehouse_id} | ({doc.to_warehouse_id} if doc.to_warehouse_id else set()))
     keys = {(ln.product_id, doc.warehouse_id, ln.batch) for ln in lines}
     if doc.to_warehouse_id:
@@ -1046,7 +1069,7 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     if todo:
         _recost(db, todo, states, rules, runs, actor)
     conn.execute(_DOC_AUDITED, {"d": doc.id, "s": DocStatus.AUDITED.value, "a": actor.id, "vid": voucher_id})
-    return DocRef(doc.id, doc.doc_type, doc.no, DocStatus.AUDITED.value)
+    return DocRef(doc.id, doc.doc_type, doc.no, DocStatus.AUDITED.value, warnings)
 
 
 def _doc_period(db: DB, doc: Any) -> tuple[PeriodRef, BookRules]:
@@ -1490,6 +1513,10 @@ def _unaudit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     dependents = list(conn.execute(_DEPENDENT_DOCS, {"d": doc.id}).scalars())
     if dependents:
         raise DependentDocuments(document=doc.no, dependents=", ".join(dependents))
+    orderlinks.refuse_if_invoiced(db, doc)
+    if conn.execute(select(INVOICE.c.no).where(INVOICE.c.adjustment_id == doc.id)).first():
+        raise StockDocRefused(document=doc.no, reason="trade.adjustment_of_invoice")
+    orderlinks.apply_stock(db, doc, -1, rules)
     entries = list(conn.execute(_DOC_ENTRIES, {"d": doc.id}))
     keys = sorted({(e.product_id, e.warehouse_id, e.batch) for e in entries})
     states = _lock_keys(db, keys, _methods(db, [k[0] for k in keys]), _names(db, keys))
@@ -1513,7 +1540,7 @@ def _unaudit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     for k in keys:
         states[k] = _state_at(db, states[k], *first[k])
     if doc.voucher_id is not None:
-        void_generated_voucher(db, doc.voucher_id)
+        void_generated_voucher(db, doc.voucher_id, doc.no)
     conn.execute(delete(ENTRY).where(ENTRY.c.doc_id == doc.id))
     conn.execute(_CLEAR_BOOK_QTY, {"d": doc.id})
     _recost(db, [(k, *first[k]) for k in keys], states, rules, runs, actor)
@@ -1566,7 +1593,10 @@ def _step(db: Session, doc_id: int, actor: Actor, step: Callable[[DB, int, Actor
     def work() -> DocRef:
         with db.begin():
             ref = step(db.connection(), doc_id, actor)
-            append_audit(db, actor, action, "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
+            params: dict[str, Any] = {"type": ref.doc_type, "no": ref.no}
+            if ref.warnings:
+                params["warnings"] = [[w.code, w.params] for w in ref.warnings]
+            append_audit(db, actor, action, "stock_doc", ref.id, params)
             return ref
     return retrying(work)
 
@@ -1614,13 +1644,14 @@ def reverse_stock_doc(db: Session, doc_id: int, day: date, *, actor: Actor, audi
             "red": True, "partner_id": doc.partner_id, "warehouse_id": doc.warehouse_id, "to_warehouse_id": None,
             "source_id": doc.id, "counter_account_id": doc.counter_account_id, "reason": doc.reason,
             "memo": doc.no, "created_by": actor.id, "created_at": utcnow(), "audited_by": None, "voucher_id": None,
+            "order_id": doc.order_id, "salesperson": doc.salesperson,
         }).scalar_one())
         lines = list(conn.execute(select(LINE).where(LINE.c.doc_id == doc.id).order_by(LINE.c.line_no)))
         conn.execute(_LINE_INSERT, [
             {"doc_id": new_id, "line_no": ln.line_no, "product_id": ln.product_id, "qty": ln.qty,
              "price": ln.price, "tax_rate": ln.tax_rate, "amount": -ln.amount if ln.amount is not None else None,
              "tax": -ln.tax if ln.tax is not None else None, "batch": ln.batch, "expiry": ln.expiry,
-             "book_qty": None, "source_line_id": ln.id} for ln in lines])
+             "book_qty": None, "source_line_id": ln.id, "order_line_id": ln.order_line_id} for ln in lines])
         ref = DocRef(new_id, doc.doc_type, no, "draft")
         if audit:
             ref = _audit(conn, new_id, actor)

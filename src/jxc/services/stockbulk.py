@@ -152,10 +152,13 @@ class BulkAuditor:
             self.flush()
             self._one_by_one(data, recost=True)
             return
+        if data.order or self._credit_checked(data):  # orders and credit limits: the careful path
+            self._one_by_one(data, recost=False)
+            return
         source_id, source_lines = None, None
         if data.source:
             found = self._source(data)
-            if found is None:
+            if found is None or any(getattr(x, "order_line_id", None) for x in found[1].values()):
                 self._one_by_one(data, recost=False)  # it says what is wrong with the source
                 return
             source_id, source_lines = found
@@ -177,7 +180,7 @@ class BulkAuditor:
         row = {**header, "no": no, "doc_date": data.doc_date, "period_id": period.id,
                "status": DocStatus.DRAFT.value, "red": False, "source_id": source_id, "reason": data.reason,
                "memo": data.memo, "created_by": self.actor.id, "created_at": utcnow(), "audited_by": None,
-               "voucher_id": None}
+               "voucher_id": None, "order_id": None, "salesperson": data.salesperson}
         lines = [{"line_no": i, "product_id": r.product_id, "qty": r.qty, "price": r.price, "tax_rate": r.tax_rate,
                   "amount": r.amount, "tax": r.tax, "batch": r.batch, "expiry": r.expiry, "book_qty": None,
                   "source_line_id": r.source_line_id} for i, r in enumerate(rows, start=1)]
@@ -193,6 +196,13 @@ class BulkAuditor:
             self.last_dates[key] = max(data.doc_date, self.last_dates.get(key, data.doc_date))
         if len(self.batch) >= self.BATCH:
             self.flush()
+
+    def _credit_checked(self, data: StockDocIn) -> bool:
+        if data.doc_type != DocType.SALES_DELIVERY:
+            return False
+        partner = self.refs.partners.get(data.partner or "")
+        return partner is not None and partner.credit_limit is not None and self._period(
+            data.doc_date)[1].credit_control != "off"
 
     def _keys(self, row: dict[str, Any], lines: list[dict[str, Any]]) -> list[Key]:
         keys = [(ln["product_id"], row["warehouse_id"], ln["batch"]) for ln in lines]

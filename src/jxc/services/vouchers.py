@@ -49,6 +49,7 @@ from jxc.domain.permissions import Actor, require
 from jxc.domain.status import VOUCHER_ACTIONS, VoucherAction, VoucherStatus, voucher_action_target
 from jxc.domain.voucher import VoucherLine as LineIn
 from jxc.domain.voucher import check_voucher, voucher_label
+from jxc.services import arap
 from jxc.services.common import (
     COMPANY,
     DB,
@@ -278,9 +279,12 @@ def _move(db: DB, voucher_id: int, action: VoucherAction, actor: Actor, *,
     elif target is VoucherStatus.POSTED:
         _ensure_opening_locked(db, rules)
         _apply_to_balances(db, period.id, postings, 1)
+        if any(p.partner_id is not None for p in postings):
+            arap.add_voucher_items(db, [v.id])
         posted_by = actor.id
     elif current is VoucherStatus.POSTED:
         _apply_to_balances(db, period.id, postings, -1)
+        arap.drop_voucher_items(db, v.id, f"{period.label} {label}")
         posted_by = None
     conn.execute(_VOUCHER_SET, {"v": v.id, "s": target.value, "ab": audited_by, "pb": posted_by})
     append_audit(db, actor, f"voucher.{action.value}", "voucher", v.id, {"period": period.label, "voucher": label})
@@ -305,6 +309,8 @@ def enter_voucher(db: DB, data: VoucherIn, actor: Actor, advance_to: VoucherStat
     if advance_to is VoucherStatus.POSTED:
         _ensure_opening_locked(db, rules)
         _apply_to_balances(db, period.id, postings, 1)
+        if any(p.partner_id is not None for p in postings):
+            arap.add_voucher_items(db, [ref.id])
     append_audit(db, actor, "voucher.create", "voucher", ref.id,
                  {"period": period.label, "voucher": ref.label, "status": ref.status,
                   "date": data.voucher_date.isoformat(),
@@ -550,6 +556,8 @@ def append_generated_lines(db: DB, voucher_id: int, period_id: int, day: date, f
          "partner_id": ln.partner_id, "debit": ln.amount if ln.side == 1 else ZERO,
          "credit": ln.amount if ln.side == -1 else ZERO, "memo": "", "voucher_date": day, "period_id": period_id,
          "side": ln.side} for i, ln in enumerate(lines)])
+    if any(ln.partner_id is not None for ln in lines):
+        arap.add_voucher_items(db, [voucher_id], first_no)
     extra = sum((ln.amount for ln in lines if ln.side == 1), ZERO)
     if first_no > 1 and extra:
         conn_of(db).execute(_GEN_TOTAL, {"v": voucher_id, "d": extra})
@@ -599,15 +607,21 @@ def adjust_generated_lines(db: DB, deltas: list[LineDelta]) -> None:
     update_many(conn, VOUCHER, ("total",), "id", [(a, v) for v, a in totals.items() if a], add=True)
     for period_id, postings in sorted(by_period.items()):
         _apply_to_balances(db, period_id, postings, 1)
+    partnered = [(v, n, a if s == 1 else -a) for (v, n, s), (a, d) in merged.items() if d.partner_id is not None]
+    if partnered:
+        arap.adjust_items(db, partnered)
 
 
 def generated_lines(db: DB, voucher_id: int) -> list[Any]:
     return list(conn_of(db).execute(_GEN_LINES, {"v": voucher_id}))
 
 
-def void_generated_voucher(db: DB, voucher_id: int) -> None:
-    """Take a generated voucher out of the balances and mark it void; it keeps its number."""
+def void_generated_voucher(db: DB, voucher_id: int, document: str = "") -> None:
+    """Take a generated voucher out of the balances and mark it void; it keeps its number.
+    Refused (SettleRefused) while one of its open items is settled."""
     rows = generated_lines(db, voucher_id)
+    if any(r.partner_id is not None for r in rows):
+        arap.drop_voucher_items(db, voucher_id, document or str(voucher_id))
     by_period: dict[int, list[_Posting]] = defaultdict(list)
     for r in rows:
         by_period[r.period_id].append(_Posting(r.account_id, r.partner_id, r.debit, r.credit))
@@ -660,5 +674,9 @@ def insert_generated_vouchers(db: DB, period: PeriodRef, rules: BookRules,
                 postings.append(_Posting(ln.account_id, ln.partner_id, debit, credit))
     insert_many(conn, LINE, rows, exact=True)  # amounts summed from costed entries
     _apply_to_balances(db, period.id, postings, 1)
+    partnered = sorted({voucher_id for voucher_id, (_, _, lines, _, _) in zip(ids, items, strict=True)
+                        if any(ln.partner_id is not None for ln in lines)})
+    if partnered:
+        arap.add_voucher_items(db, partnered)
     _ensure_opening_locked(db, rules)
     return ids

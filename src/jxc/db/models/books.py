@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jxc.db.base import Base
+from jxc.db.types import Money, Rate
 
 
 class Company(Base):
@@ -30,6 +32,15 @@ class Company(Base):
     allow_negative_stock: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Bumped by every change of posting rules, so a process may keep them between documents.
     posting_rules_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Purchasing and sales (issue 4).
+    # Receiving or delivering beyond ordered × (1 + this) is refused (0.05 = 5%).
+    order_tolerance: Mapped[Decimal] = mapped_column(Rate(), default=Decimal(0), server_default="0")
+    # 三单匹配: an invoice price further than this from the receipt's or order's is a mismatch.
+    match_tolerance: Mapped[Decimal] = mapped_column(Rate(), default=Decimal("0.0500"))
+    credit_control: Mapped[str] = mapped_column(String(10), default="warn", server_default="warn")
+    # 核销 differences up to writeoff_limit go to this account (财务费用 by default).
+    writeoff_account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True)
+    writeoff_limit: Mapped[Decimal] = mapped_column(Money(), default=Decimal("10.00"))
 
 
 class FiscalYear(Base):

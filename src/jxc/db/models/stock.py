@@ -80,6 +80,8 @@ class StockDoc(Base):
     counter_account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True)
     reason: Mapped[str] = mapped_column(String(200), default="")
     memo: Mapped[str] = mapped_column(String(200), default="")
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("trade_order.id"), nullable=True)
+    salesperson: Mapped[str] = mapped_column(String(60), default="")
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     audited_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
@@ -88,7 +90,8 @@ class StockDoc(Base):
 
 class StockDocLine(Base):
     __tablename__ = "stock_doc_line"
-    __table_args__ = (UniqueConstraint("doc_id", "line_no"), Index("ix_stock_doc_line_source", "source_line_id"))
+    __table_args__ = (UniqueConstraint("doc_id", "line_no"), Index("ix_stock_doc_line_source", "source_line_id"),
+                      Index("ix_stock_doc_line_order", "order_line_id"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     doc_id: Mapped[int] = mapped_column(ForeignKey("stock_doc.id", ondelete="CASCADE"))
     line_no: Mapped[int] = mapped_column(Integer)
@@ -102,6 +105,12 @@ class StockDocLine(Base):
     expiry: Mapped[date | None] = mapped_column(Date, nullable=True)
     book_qty: Mapped[Decimal | None] = mapped_column(Quantity(), nullable=True)  # stocktake, set at audit
     source_line_id: Mapped[int | None] = mapped_column(ForeignKey("stock_doc_line.id"), nullable=True)
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("trade_order_line.id"), nullable=True)
+    # Invoicing (issue 4). On a receipt/delivery line: the quantity invoiced net of red invoices
+    # on its returns, and (purchases) the 暂估 value those invoices cleared. On a return line:
+    # the quantity its red invoices took.
+    inv_qty: Mapped[Decimal] = mapped_column(Quantity(), default=Decimal(0), server_default="0")
+    inv_value: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
 
 
 class StockEntry(Base):
