@@ -211,10 +211,12 @@ def _adjust_value(method: Method, bal: Balance, move: Move) -> Costed:
     bal.value += v
     takes: tuple[tuple[int, Qty, Money], ...] = ()
     if method is Method.FIFO and bal.layers:
-        # The newest receipt is what a freight or price correction concerns. Recorded as a take
-        # of minus the amount, so that undoing the adjustment gives the layer its value back.
-        bal.layers[-1].value += v
-        takes = ((bal.layers[-1].ident, ZERO, -v),)
+        # The newest receipt is what a freight or price correction concerns, unless the move
+        # names one (an invoice's price difference for its receipt). Recorded as a take of minus
+        # the amount, so that undoing the adjustment gives the layer its value back.
+        layer = next((x for x in bal.layers if x.ident == move.prefer_layer), bal.layers[-1])
+        layer.value += v
+        takes = ((layer.ident, ZERO, -v),)
     return _done(method, bal, v, takes=takes)
 
 

@@ -38,7 +38,7 @@ from jxc.db.models import (
     DocSequence,
     FifoLayer,
     FifoTake,
-    Invoice,
+    InvoiceLink,
     Partner,
     PostingRule,
     Product,
@@ -144,7 +144,7 @@ WAREHOUSE = table_of(Warehouse)
 PARTNER = table_of(Partner)
 ACCOUNT = table_of(Account)
 CATEGORY = table_of(ProductCategory)
-INVOICE = table_of(Invoice)
+LINK = table_of(InvoiceLink)
 
 FAR = 2**31 - 1  # an entry id after every real one ("after everything dated that day"); fits INTEGER
 
@@ -874,7 +874,10 @@ def _plan(doc: Any, lines: list[_LineFacts], states_at: Any, red_of: dict[int, A
             plans.append(_Planned(ln.id, 0, key, IN if diff >= 0 else OUT, diff, "cost" if diff else "none", None,
                                   None, None, ln.expiry, ln.category, {"book_qty": book}))
         elif doc_type is DocType.COST_ADJUSTMENT:
-            plans.append(_Planned(ln.id, 0, key, IN, ZERO, "fixed", ln.amount, None, None, None, ln.category))
+            # An invoice's price difference names the receipt line whose FIFO layer it revalues.
+            prefer = ident(ln.source_line_id, 0) if ln.source_line_id is not None else None
+            plans.append(_Planned(ln.id, 0, key, IN, ZERO, "fixed", ln.amount, ln.source_line_id, prefer, None,
+                                  ln.category))
         elif ln.source_line_id is not None:
             prefer = ident(ln.source_line_id, 0) if kind.direction == OUT else None
             # Monthly average: goods coming back take the period's unit cost from the run, as a
@@ -1273,7 +1276,8 @@ def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, r
     def move_of(e: Any) -> Move:
         i = ident(e.doc_line_id, e.leg)
         if e.basis == "fixed":
-            return Move(i, e.qty, e.value)
+            prefer = ident(e.source_line_id, 0) if e.qty == 0 and e.source_line_id is not None else None
+            return Move(i, e.qty, e.value, prefer)
         if e.basis == "source":
             src = own.get(e.source_line_id) or sources.get(e.source_line_id)
             if src is None:
@@ -1502,7 +1506,9 @@ _DEPENDENT_DOCS = (select(DOC.c.no).where(DOC.c.source_id == bindparam("d"), DOC
 _CLEAR_BOOK_QTY = update(LINE).where(LINE.c.doc_id == bindparam("d")).values(book_qty=None)
 
 
-def _unaudit(db: DB, doc_id: int, actor: Actor) -> DocRef:
+def _unaudit(db: DB, doc_id: int, actor: Actor, *, for_invoice: bool = False) -> DocRef:
+    """Un-audit: entries, voucher and everything costed from them go. A cost adjustment an
+    invoice made for its price difference goes only with the invoice (for_invoice)."""
     conn = conn_of(db)
     doc = conn.execute(_DOC_LOCK, {"d": doc_id}).one_or_none()
     if doc is None:
@@ -1514,7 +1520,8 @@ def _unaudit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     if dependents:
         raise DependentDocuments(document=doc.no, dependents=", ".join(dependents))
     orderlinks.refuse_if_invoiced(db, doc)
-    if conn.execute(select(INVOICE.c.no).where(INVOICE.c.adjustment_id == doc.id)).first():
+    if not for_invoice and doc.doc_type == DocType.COST_ADJUSTMENT and conn.execute(
+            select(LINK.c.id).where(LINK.c.adjust_doc_id == doc.id)).first():
         raise StockDocRefused(document=doc.no, reason="trade.adjustment_of_invoice")
     orderlinks.apply_stock(db, doc, -1, rules)
     entries = list(conn.execute(_DOC_ENTRIES, {"d": doc.id}))

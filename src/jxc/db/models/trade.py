@@ -103,8 +103,6 @@ class Invoice(Base):
     salesperson: Mapped[str] = mapped_column(String(60), default="")
     memo: Mapped[str] = mapped_column(String(200), default="")
     voucher_id: Mapped[int | None] = mapped_column(ForeignKey("voucher.id"), nullable=True)
-    # The cost adjustment that carried the price difference into stock, when there was one.
-    adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("stock_doc.id"), nullable=True)
     match_override: Mapped[str] = mapped_column(String(400), default="")  # 三单匹配 problems accepted
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -142,6 +140,8 @@ class InvoiceLink(Base):
     booked: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     to_stock: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     to_cost: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    # The cost adjustment (成本调整) that carried to_stock into the stock ledger.
+    adjust_doc_id: Mapped[int | None] = mapped_column(ForeignKey("stock_doc.id"), nullable=True)
 
 
 class CashDoc(Base):
