@@ -389,20 +389,24 @@ class _Posting:
             self.lines.append(GenLine(account, partner, side, amount))
 
 
+def _plain(x: Decimal) -> str:
+    return format(x.normalize(), "f")
+
+
 def _match_problems(db: DB, inv: Any, lines: dict[int, Any], booked: list[_Booked], tolerance: Decimal) -> list[str]:
     """三单匹配 problems of a purchase invoice: line, against what, expected and actual price."""
     problems: list[str] = []
     order_ids = sorted({b.billable.pool.order_line_id for b in booked if b.billable.pool.order_line_id})
-    order_price = dict(conn_of(db).execute(select(OLINE.c.id, OLINE.c.price).where(OLINE.c.id.in_(order_ids)))
-                       .tuples().all()) if order_ids else {}
+    order_price = {r.id: r.price for r in conn_of(db).execute(
+        select(OLINE.c.id, OLINE.c.price).where(OLINE.c.id.in_(order_ids)))} if order_ids else {}
     for b in booked:
         price = lines[b.line_no].price
         receipt_price = b.billable.pool.price
         if receipt_price is not None and price_mismatch(receipt_price, price, tolerance):
-            problems.append(f"{b.line_no}:receipt:{receipt_price.normalize()}:{price.normalize()}")
+            problems.append(f"{b.line_no}:receipt:{_plain(receipt_price)}:{_plain(price)}")
         ordered = order_price.get(b.billable.pool.order_line_id or 0)
         if ordered is not None and price_mismatch(ordered, price, tolerance):
-            problems.append(f"{b.line_no}:order:{ordered.normalize()}:{price.normalize()}")
+            problems.append(f"{b.line_no}:order:{_plain(ordered)}:{_plain(price)}")
     return sorted(set(problems), key=problems.index)
 
 
@@ -485,8 +489,8 @@ def _cost_purchase(db: DB, inv: Any, lines: dict[int, Any], booked: list[_Booked
     by_line: dict[int, list[_Booked]] = defaultdict(list)
     for b in booked:
         by_line[b.line_no].append(b)
-    methods = dict(conn_of(db).execute(select(PRODUCT.c.id, PRODUCT.c.costing_method).where(
-        PRODUCT.c.id.in_(sorted({b.billable.pool.product_id for b in booked})))).tuples().all()) if booked else {}
+    methods = {r.id: r.costing_method for r in conn_of(db).execute(select(PRODUCT.c.id, PRODUCT.c.costing_method).where(
+        PRODUCT.c.id.in_(sorted({b.billable.pool.product_id for b in booked}))))} if booked else {}
     # Several links may draw on one pool: each takes its share of what is left, the last the rest.
     left: dict[int, tuple[Decimal, Decimal]] = {}
     for n, group in sorted(by_line.items()):

@@ -256,16 +256,19 @@ class OrderView:
 def get_order(db: Session, order_id: int, *, actor: Actor) -> OrderView:
     perm.require(actor, perm.TRADE_READ)
     with reading(db):
-        conn = db.connection()
-        o = conn.execute(select(ORDER, PARTNER.c.code.label("partner"))
-                         .join(PARTNER, PARTNER.c.id == ORDER.c.partner_id).where(ORDER.c.id == order_id)).one_or_none()
-        if o is None:
-            raise NotFound(entity="order", key=order_id)
-        lines = tuple(OrderLineView(r.line_no, r.code, r.qty, r.price, r.tax_rate, r.amount, r.tax, r.delivery_date,
-                                    r.done_qty, r.returned_qty, r.invoiced_qty)
-                      for r in conn.execute(select(OLINE, PRODUCT.c.code)
-                                            .join(PRODUCT, PRODUCT.c.id == OLINE.c.product_id)
-                                            .where(OLINE.c.order_id == order_id).order_by(OLINE.c.line_no)))
+        return _view(db.connection(), order_id)
+
+
+def _view(conn: Any, order_id: int) -> OrderView:
+    o = conn.execute(select(ORDER, PARTNER.c.code.label("partner"))
+                     .join(PARTNER, PARTNER.c.id == ORDER.c.partner_id).where(ORDER.c.id == order_id)).one_or_none()
+    if o is None:
+        raise NotFound(entity="order", key=order_id)
+    lines = tuple(OrderLineView(r.line_no, r.code, r.qty, r.price, r.tax_rate, r.amount, r.tax, r.delivery_date,
+                                r.done_qty, r.returned_qty, r.invoiced_qty)
+                  for r in conn.execute(select(OLINE, PRODUCT.c.code)
+                                        .join(PRODUCT, PRODUCT.c.id == OLINE.c.product_id)
+                                        .where(OLINE.c.order_id == order_id).order_by(OLINE.c.line_no)))
     state = execution(o.status, [(ln.qty, ln.done, ln.returned) for ln in lines]) \
         if o.status != OrderStatus.DRAFT else Execution.NOT_STARTED
     return OrderView(o.id, o.side, o.no, o.order_date, o.partner, o.status, state, o.delivery_date, o.amount, o.tax,
@@ -278,7 +281,11 @@ def stock_doc_from_order(db: Session, side: str, no: str, doc_date: date, wareho
     prices: the form the warehouse clerk starts from (由订单生成入库/出库单)."""
     perm.require(actor, perm.TRADE_READ)
     s = parse_side(side)
-    view = get_order(db, find_order_id(db, s.value, no), actor=actor)
+    with reading(db):
+        found = db.execute(select(ORDER.c.id).where(ORDER.c.side == s.value, ORDER.c.no == no)).scalar()
+        if found is None:
+            raise InvalidInput(field="order", reason="trade.unknown_order", value=no)
+        view = _view(db.connection(), int(found))
     if view.status != OrderStatus.AUDITED:
         raise InvalidInput(field="order", reason="trade.order_not_open", value=no, status=view.status)
     lines = tuple(stock.StockLineIn(ln.product, ln.open, ln.price, tax_rate=ln.tax_rate)
