@@ -35,6 +35,7 @@ from jxc.domain.voucher import voucher_label
 from jxc.services.checks_base import CheckResult, result
 from jxc.services.common import reading
 from jxc.services.stockchecks import STOCK_CHECKS
+from jxc.services.tradechecks import TRADE_CHECKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,7 @@ CHECKS: list[Callable[[Session], CheckResult]] = [
     check_voucher_numbers,
     check_audit_chain,
     *STOCK_CHECKS,
+    *TRADE_CHECKS,
 ]
 
 
