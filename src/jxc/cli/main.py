@@ -629,13 +629,34 @@ def settings_set(
     company: Annotated[str | None, typer.Option("--company")] = None,
     allow_negative_stock: Annotated[bool | None, typer.Option(
         "--allow-negative-stock/--no-allow-negative-stock", help=H("help.opt_allow_negative_stock"))] = None,
+    order_tolerance: Annotated[str | None, typer.Option("--order-tolerance", help=H("help.opt_order_tolerance"))]
+    = None,
+    match_tolerance: Annotated[str | None, typer.Option("--match-tolerance", help=H("help.opt_match_tolerance"))]
+    = None,
+    credit_control: Annotated[str | None, typer.Option("--credit-control", help=H("help.opt_credit_control"))]
+    = None,
+    writeoff_account: Annotated[str | None, typer.Option("--writeoff-account", help=H("help.opt_writeoff_account"))]
+    = None,
+    writeoff_limit: Annotated[str | None, typer.Option("--writeoff-limit", help=H("help.opt_writeoff_limit"))]
+    = None,
 ) -> None:
     """Change company settings."""
     c = ctx()
     with _errors():
+        numbers = {}
+        for name, text in (("order_tolerance", order_tolerance), ("match_tolerance", match_tolerance),
+                           ("writeoff_limit", writeoff_limit)):
+            if text is not None:
+                value = parse_decimal(text)
+                if value is None:
+                    raise InvalidInput(field=name, reason="input.not_decimal", value=text)
+                numbers[name] = value
         db = c.session()
         books.update_settings(db, actor=c.actor(db), require_distinct_auditor=distinct_auditor, language=language,
-                              name=company, allow_negative_stock=allow_negative_stock)
+                              name=company, allow_negative_stock=allow_negative_stock,
+                              order_tolerance=numbers.get("order_tolerance"),
+                              match_tolerance=numbers.get("match_tolerance"), credit_control=credit_control,
+                              writeoff_account=writeoff_account, writeoff_limit=numbers.get("writeoff_limit"))
         out.print(t("cli.settings_saved", c.lang))
 
 

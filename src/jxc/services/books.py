@@ -16,8 +16,10 @@ from jxc.db.models import Account, Company, FiscalYear, Period, PostingRule, Sto
 from jxc.domain import permissions as perm
 from jxc.domain.accounts import level_of, parent_code_of
 from jxc.domain.errors import BookExists, BookMissing, InvalidInput
+from jxc.domain.numbers import MAX_MONEY, money
 from jxc.domain.periods import fiscal_year_periods, parse_period_label
 from jxc.domain.permissions import ALL, Actor, require
+from jxc.domain.trade import CreditControl
 from jxc.services.common import all_periods, append_audit, company, reading
 from jxc.services.users import _new_user, seed_roles
 
@@ -153,28 +155,49 @@ class CompanyView:
     start_date: date
     opening_locked: bool
     allow_negative_stock: bool
+    order_tolerance: Decimal
+    match_tolerance: Decimal
+    credit_control: str
+    writeoff_account: str | None
+    writeoff_limit: Decimal
 
 
-def _view(c: Company) -> CompanyView:
+def _view(db: Session, c: Company) -> CompanyView:
+    writeoff = db.execute(select(Account.code).where(Account.id == c.writeoff_account_id)).scalar() \
+        if c.writeoff_account_id else None
     return CompanyView(c.name, c.currency, c.chart, c.amount_places, c.unit_cost_places, c.price_places,
                        c.qty_places, c.require_distinct_auditor, c.language, c.start_date, c.opening_locked,
-                       c.allow_negative_stock)
+                       c.allow_negative_stock, c.order_tolerance, c.match_tolerance, c.credit_control, writeoff,
+                       c.writeoff_limit)
 
 
 def get_settings(db: Session, *, actor: Actor) -> CompanyView:
     """The company settings of these books."""
     require(actor, perm.MASTERDATA_READ)
     with reading(db):
-        return _view(company(db))
+        return _view(db, company(db))
 
 
 def update_settings(db: Session, *, actor: Actor, require_distinct_auditor: bool | None = None,
                     language: str | None = None, name: str | None = None,
-                    allow_negative_stock: bool | None = None) -> CompanyView:
+                    allow_negative_stock: bool | None = None, order_tolerance: Decimal | None = None,
+                    match_tolerance: Decimal | None = None, credit_control: str | None = None,
+                    writeoff_account: str | None = None, writeoff_limit: Decimal | None = None) -> CompanyView:
     """Change the settings a user may change after set-up; each change is in the audit log.
-    Negative stock can be forbidden again only while no balance is below zero.
+    Negative stock can be forbidden again only while no balance is below zero. Tolerances
+    are fractions (0.05 = 5%); credit_control is off, warn or block; the write-off account
+    takes small settlement differences up to writeoff_limit.
     Raises InvalidInput for an unknown language, an empty name, or negative stock on hand."""
     require(actor, perm.SETTINGS_EDIT)
+    for field_name, rate in (("order_tolerance", order_tolerance), ("match_tolerance", match_tolerance)):
+        if rate is not None and not (0 <= rate <= 1 and rate == rate.quantize(Decimal("0.0001"))):
+            raise InvalidInput(field=field_name, reason="input.rate_range", value=str(rate))
+    if credit_control is not None and credit_control not in {c.value for c in CreditControl}:
+        raise InvalidInput(field="credit_control", reason="input.choice", value=credit_control,
+                           choices=", ".join(c.value for c in CreditControl))
+    if writeoff_limit is not None and (writeoff_limit < 0 or writeoff_limit != money(writeoff_limit)
+                                       or writeoff_limit > MAX_MONEY):
+        raise InvalidInput(field="writeoff_limit", reason="input.invalid_value", value=str(writeoff_limit))
     if language is not None and language not in LANGUAGES:
         raise InvalidInput(field="language", reason="input.choice", value=language, choices=", ".join(LANGUAGES))
     if name is not None and not name.strip():
@@ -184,16 +207,25 @@ def update_settings(db: Session, *, actor: Actor, require_distinct_auditor: bool
         if allow_negative_stock is False and c.allow_negative_stock and db.execute(
                 select(StockBalance.product_id).where(StockBalance.qty < 0).limit(1)).first():
             raise InvalidInput(field="allow_negative_stock", reason="stock.negative_exists")
-        changed = {}
+        writeoff_id = None
+        if writeoff_account is not None:
+            acct = db.execute(select(Account).where(Account.code == writeoff_account)).scalar_one_or_none()
+            if acct is None or not acct.is_leaf or not acct.active:
+                raise InvalidInput(field="writeoff_account", reason="account.not_leaf", account=writeoff_account)
+            writeoff_id = acct.id
+        changed: dict[str, list[object]] = {}
         for key, value in (("require_distinct_auditor", require_distinct_auditor), ("language", language),
-                           ("name", name.strip() if name else None), ("allow_negative_stock", allow_negative_stock)):
+                           ("name", name.strip() if name else None), ("allow_negative_stock", allow_negative_stock),
+                           ("order_tolerance", order_tolerance), ("match_tolerance", match_tolerance),
+                           ("credit_control", credit_control), ("writeoff_account_id", writeoff_id),
+                           ("writeoff_limit", writeoff_limit)):
             if value is not None and getattr(c, key) != value:
-                changed[key] = [getattr(c, key), value]
+                changed[key] = [str(getattr(c, key)), str(value)]
                 setattr(c, key, value)
         db.flush()
         if changed:
             append_audit(db, actor, "settings.update", "company", 1, changed)
-        return _view(c)
+        return _view(db, c)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,7 @@ def check_arap_items(db: Session) -> CheckResult:
     accounts = {r.id: r.code for r in db.execute(select(Account.id, Account.code).where(
         Account.code.in_(ITEM_ACCOUNTS)))}
     if not accounts:
-        return result("arap_items", [], "")
+        return result("arap_items_match_ledger", [], "")
     partners: dict[int, str] = {r.id: r.code for r in db.execute(select(Partner.id, Partner.code))}
     gl: dict[tuple[int, int | None], Decimal] = defaultdict(lambda: ZERO)
     for a, p, d, c in db.execute(select(PartnerBalance.account_id, PartnerBalance.partner_id,
@@ -79,7 +79,7 @@ def check_arap_items(db: Session) -> CheckResult:
         if r.open != r.amount + settled[r.id] or (r.amount >= 0 and not 0 <= r.open <= r.amount) \
                 or (r.amount < 0 and not r.amount <= r.open <= 0):
             bad.append(f"item #{r.id}: open {r.open}, amount {r.amount}, settled {-settled[r.id]}")
-    return result("arap_items", bad, "check.arap_items")
+    return result("arap_items_match_ledger", bad, "check.arap_items_mismatch")
 
 
 def check_invoice_totals(db: Session) -> CheckResult:
@@ -96,7 +96,7 @@ def check_invoice_totals(db: Session) -> CheckResult:
             .join(Invoice, Invoice.id == InvoiceLine.invoice_id).where(InvoiceLine.amount + InvoiceLine.tax
                                                                        != InvoiceLine.total)):
         bad.append(f"{no} #{line_no}: {amount}+{tax}≠{total}")
-    return result("invoice_totals", bad, "check.invoice_totals")
+    return result("invoice_tax_sums", bad, "check.invoice_totals_mismatch")
 
 
 _LINKED = [t.value for t in (DocType.PURCHASE_RECEIPT, DocType.SALES_DELIVERY, DocType.PURCHASE_RETURN,
@@ -158,7 +158,7 @@ def check_linked_quantities(db: Session) -> CheckResult:
         if (o.done_qty, o.returned_qty, o.invoiced_qty) != (done[o.id], returned[o.id], invoiced[o.id]):
             bad.append(f"{o.no} #{o.line_no}: {o.done_qty}/{o.returned_qty}/{o.invoiced_qty} ≠ "
                        f"{done[o.id]}/{returned[o.id]}/{invoiced[o.id]}")
-    return result("linked_quantities", bad, "check.linked_quantities")
+    return result("linked_quantities_match", bad, "check.linked_quantities_mismatch")
 
 
 TRADE_CHECKS = [check_arap_items, check_invoice_totals, check_linked_quantities]
