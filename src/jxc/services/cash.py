@@ -53,7 +53,7 @@ from jxc.domain.trade import (
     Side,
 )
 from jxc.services import arap, tradecommon
-from jxc.services.arap import ITEM, PAIR, SETTLEMENT, VOUCHER
+from jxc.services.arap import ITEM, PAIR, SETTLEMENT
 from jxc.services.common import (
     DB,
     BookRules,
@@ -381,20 +381,19 @@ def _settle(db: DB, data: SettleIn, actor: Actor) -> SettlementRef:
         plan.append((c, take))
         need -= take
     moved = sum((t for c, t in plan if c.account_id == advance), ZERO)
-    voucher_id = None
+    settlement_id, no = _new_settlement(db, side, partner.id, data.settle_date, period, actor, None)
+    conn = conn_of(db)
+    new: dict[int, int] = {}
     if moved:
         # Sales: Dr 预收 / Cr 应收; purchase: Cr 预付 / Dr 应付.
         gen = [GenLine(advance, partner.id, sign, moved), GenLine(main, partner.id, -sign, moved)]
-        voucher_id = insert_generated_voucher(db, period, rules, data.settle_date, "核销", gen, "settlement", 0,
-                                              actor)
-    settlement_id, no = _new_settlement(db, side, partner.id, data.settle_date, period, actor, voucher_id)
-    conn = conn_of(db)
-    new: dict[int, int] = {}
-    if voucher_id is not None:
-        conn.execute(update(VOUCHER).where(VOUCHER.c.id == voucher_id).values(source_id=settlement_id, memo=no))
-        conn.execute(update(ITEM).where(ITEM.c.voucher_id == voucher_id).values(source_id=settlement_id))
+        voucher_id = insert_generated_voucher(db, period, rules, data.settle_date, no, gen, "settlement",
+                                              settlement_id, actor)
+        conn.execute(update(SETTLEMENT).where(SETTLEMENT.c.id == settlement_id).values(voucher_id=voucher_id))
         new = {r.account_id: r.id for r in conn.execute(select(ITEM.c.id, ITEM.c.account_id).where(
             ITEM.c.voucher_id == voucher_id))}
+    else:
+        voucher_id = None
     pairs: list[tuple[int, int, Decimal]] = []
     # The credit side of each invoice: same-account credits directly, advances via the new item.
     credit_pool: list[list[Any]] = []

@@ -150,7 +150,8 @@ def _step(db: DB, order_id: int, action: str, actor: Actor) -> OrderRef:
         if order.side == Side.SALES:
             warnings = orderlinks.credit_check(db, order.partner_id, order.amount + order.tax, rules, order.no)
     conn.execute(update(ORDER).where(ORDER.c.id == order.id).values(
-        status=target.value, audited_by=actor.id if target is OrderStatus.AUDITED else order.audited_by))
+        status=target.value, audited_by=actor.id if action == "audit" else (
+            None if target is OrderStatus.DRAFT else order.audited_by)))
     return OrderRef(order.id, order.side, order.no, target.value, order.amount + order.tax, warnings)
 
 

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, type_coerce
+from sqlalchemy import and_, case, func, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from jxc.db.base import table_of
@@ -202,11 +202,12 @@ def _open_as_of(db: Session, account_ids: list[int], as_of: date,
     as of the end of `as_of`, over items dated on or before it.
 
     Open as of the date = amount − the pairs of settlements dated on or before it, that is
-    the current open plus what settlements dated later took. So: the items still open now
-    (read from the covering index ix_arap_item_open), then the pairs of later settlements
-    added back to their items, each to the debit side (a debit item's pair) or the credit
-    side (a credit item's pair); an item that only a later settlement closed comes back that
-    way. Neither read scales with the settled history."""
+    the current open plus what settlements dated later took. So two reads: the items still
+    open now (from the covering index ix_arap_item_open), and the pairs of settlements dated
+    after the date, summed per item (+ on a debit item, − on a credit item) and joined to
+    their items by key; an item that only a later settlement closed comes back that way.
+    Neither reads the settled history item by item. (The second scans settlement_pair: an
+    index on settlement.settle_date would let it read only the later settlements.)"""
     where = [ITEM.c.account_id.in_(account_ids), ITEM.c.item_date <= as_of]
     if partner_id is not None:
         where.append(ITEM.c.partner_id == partner_id)
@@ -223,16 +224,25 @@ def _open_as_of(db: Session, account_ids: list[int], as_of: date,
         acc[0] += _dec(r.dr)
         acc[1] += _dec(r.cr)
 
-    for side, item_col, sign in ((0, PAIR.c.debit_item_id, 1), (1, PAIR.c.credit_item_id, -1)):
-        later = (select(ITEM.c.account_id, ITEM.c.partner_id, _bucket(ITEM.c.item_date, as_of).label("bucket"),
-                        PAIR.c.amount)
-                 .select_from(PAIR.join(SETTLE, SETTLE.c.id == PAIR.c.settlement_id)
-                              .join(ITEM, ITEM.c.id == item_col))
-                 .where(SETTLE.c.settle_date > as_of, *where).subquery())
-        for r in db.execute(select(later.c.account_id, later.c.partner_id, later.c.bucket,
-                                   _m(later.c.amount).label("amount"))
-                            .group_by(later.c.account_id, later.c.partner_id, later.c.bucket)):
-            out[(r.account_id, r.partner_id, r.bucket)][side] += sign * _dec(r.amount)
+    # Later settlements: their pairs per item (+ on a debit item, − on a credit item), read
+    # from the settlements dated after the date, then the items they name by key.
+    later = SETTLE.c.settle_date > as_of
+    moved = union_all(
+        select(PAIR.c.debit_item_id.label("item_id"), PAIR.c.amount.label("v"))
+        .join(SETTLE, SETTLE.c.id == PAIR.c.settlement_id).where(later),
+        select(PAIR.c.credit_item_id.label("item_id"), (-PAIR.c.amount).label("v"))
+        .join(SETTLE, SETTLE.c.id == PAIR.c.settlement_id).where(later)).subquery()
+    per_item = select(moved.c.item_id, _m(moved.c.v).label("v")).group_by(moved.c.item_id).subquery()
+    back = (select(ITEM.c.account_id, ITEM.c.partner_id, _bucket(ITEM.c.item_date, as_of).label("bucket"),
+                   per_item.c.v)
+            .select_from(per_item.join(ITEM, ITEM.c.id == per_item.c.item_id)).where(*where).subquery())
+    for r in db.execute(select(back.c.account_id, back.c.partner_id, back.c.bucket,
+                               _m(case((back.c.v > 0, back.c.v), else_=0)).label("dr"),
+                               _m(case((back.c.v < 0, back.c.v), else_=0)).label("cr"))
+                        .group_by(back.c.account_id, back.c.partner_id, back.c.bucket)):
+        acc = out[(r.account_id, r.partner_id, r.bucket)]
+        acc[0] += _dec(r.dr)
+        acc[1] += _dec(r.cr)
     return out
 
 
@@ -731,13 +741,13 @@ def purchase_summary(db: Session, *, actor: Actor, date_from: date, date_to: dat
                                    _m(case((LINE.c.amount.is_(None), 0), else_=direction * _orig(LINE.c.amount)))
                                    .label("a"),
                                    _m(case((LINE.c.amount.is_(None), 0),
-                                           else_=direction * _orig(func.coalesce(LINE.c.tax, 0)))).label("t"))
+                                           else_=direction * _orig(func.coalesce(LINE.c.tax, 0)))).label("tax"))
                             .select_from(LINE.join(DOC, DOC.c.id == LINE.c.doc_id)).where(*where)
                             .group_by(line_key)):
             acc = sums[r.key]
             acc[0] += _dec(r.q)
             acc[1] += _dec(r.a)
-            acc[2] += _dec(r.t)
+            acc[2] += _dec(r.tax)
         for p in _unpriced_lines(db, line_key, where, direction):
             if p.price is not None:
                 amount = money(p.qty * p.price)

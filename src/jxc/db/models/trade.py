@@ -215,7 +215,8 @@ class Settlement(Base):
     invoice), with a voucher when it moves money between accounts (预收 → 应收)."""
 
     __tablename__ = "settlement"
-    __table_args__ = (UniqueConstraint("no"), Index("ix_settlement_partner", "partner_id", "settle_date"))
+    __table_args__ = (UniqueConstraint("no"), Index("ix_settlement_partner", "partner_id", "settle_date"),
+                      Index("ix_settlement_date", "settle_date"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     no: Mapped[str] = mapped_column(String(40))
     side: Mapped[str] = mapped_column(String(10))

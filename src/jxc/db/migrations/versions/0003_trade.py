@@ -131,6 +131,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('settlement', schema=None) as batch_op:
         batch_op.create_index('ix_settlement_partner', ['partner_id', 'settle_date'], unique=False)
+        batch_op.create_index('ix_settlement_date', ['settle_date'], unique=False)
 
     op.create_table('cash_doc',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -373,6 +374,7 @@ def downgrade() -> None:
     op.drop_table('cash_doc')
     with op.batch_alter_table('settlement', schema=None) as batch_op:
         batch_op.drop_index('ix_settlement_partner')
+        batch_op.drop_index('ix_settlement_date')
 
     op.drop_table('settlement')
     with op.batch_alter_table('arap_item', schema=None) as batch_op:
