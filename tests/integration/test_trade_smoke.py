@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal as D
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +13,8 @@ from jxc.db.models import Account, VoucherLine
 from jxc.domain.trade import Execution
 from jxc.services import cash, invoices, orders, stock
 from tests.stock_factories import delivery, ln, standard_master_data
+
+D = Decimal
 
 
 def voucher_lines(db: Session, voucher_id: int) -> list[tuple[str, D, D]]:
