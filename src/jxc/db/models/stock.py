@@ -64,6 +64,7 @@ class StockDoc(Base):
         UniqueConstraint("doc_type", "no"),
         Index("ix_stock_doc_date", "doc_date", "id"),
         Index("ix_stock_doc_source", "source_id"),
+        Index("ix_stock_doc_partner", "partner_id", "doc_type", "status"),  # credit exposure, statements
         CheckConstraint("status IN ('draft','audited')", name="status"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -268,6 +268,7 @@ def upgrade() -> None:
     with op.batch_alter_table('stock_doc', schema=None) as batch_op:
         batch_op.add_column(sa.Column('order_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('salesperson', sa.String(length=60), server_default='', nullable=False))
+        batch_op.create_index('ix_stock_doc_partner', ['partner_id', 'doc_type', 'status'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_stock_doc_order_id_trade_order'), 'trade_order', ['order_id'], ['id'])
 
     with op.batch_alter_table('stock_doc_line', schema=None) as batch_op:
@@ -341,6 +342,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('stock_doc', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_stock_doc_order_id_trade_order'), type_='foreignkey')
+        batch_op.drop_index('ix_stock_doc_partner')
         batch_op.drop_column('salesperson')
         batch_op.drop_column('order_id')
 
