@@ -68,3 +68,31 @@ def test_upgrade_of_an_empty_database_is_refused(backend_name, fresh_url):
     with pytest.raises(BookMissing):
         books.upgrade_book(engine)
     engine.dispose()
+
+
+def test_a_book_from_revision_0002_gets_open_items_for_its_receivables(backend_name, fresh_url):
+    """0003 turns the posted AR/AP lines and opening balances of an existing book into open
+    items, so the new verify check holds at once and a receipt can settle them."""
+    from jxc.db.models import ArapItem
+    from jxc.domain.voucher import VoucherLine
+    from jxc.services import opening
+
+    engine = make_book(fresh_url)
+    with Session(engine) as db:
+        admin = users.load_actor(db, "admin")
+        db.rollback()
+        masterdata.add_partner(db, masterdata.PartnerIn("C1", "客", "customer"), actor=admin)
+        opening.set_opening_balance(db, opening.OpeningIn("1122", D("300.00"), D(0), "C1"), actor=admin)
+        opening.set_opening_balance(db, opening.OpeningIn("3001", D(0), D("300.00")), actor=admin)
+        vouchers.create_voucher(db, vouchers.VoucherIn(date(2026, 1, 5), (
+            VoucherLine("1122", debit=D("113.00"), partner_code="C1"), VoucherLine("5001", credit=D("100.00")),
+            VoucherLine("22210101", credit=D("13.00")))), actor=admin, advance_to=vouchers.VoucherStatus.POSTED)
+    with engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0002")
+    books.upgrade_book(engine)
+    with Session(engine) as db, db.begin():
+        amounts = sorted(db.execute(select(ArapItem.amount, ArapItem.source_type)).all())
+        assert amounts == [(D("113.00"), "voucher"), (D("300.00"), "opening")]
+        report = checks.verify_books(db)
+        assert report.ok, [c for c in report.checks if not c.ok]
+    engine.dispose()
