@@ -42,7 +42,7 @@ from jxc.domain.errors import (
     NotFound,
     SameUserAudit,
 )
-from jxc.domain.numbers import MAX_MONEY, MONEY_PLACES, ZERO, fits
+from jxc.domain.numbers import MAX_MONEY, MONEY_PLACES, ZERO, fits, money
 from jxc.domain.permissions import Actor
 from jxc.domain.stockdocs import DocStatus
 from jxc.domain.trade import (
@@ -259,6 +259,7 @@ def _audit_cash(db: DB, cash_id: int, actor: Actor) -> CashRef:
         gen.append(GenLine(main, doc.partner_id, -money_side, applied + written))
     if rest:
         gen.append(GenLine(advance, doc.partner_id, -money_side, rest))
+    gen.sort(key=lambda g: -g.side)  # debits first, as a voucher is read
     voucher_id = insert_generated_voucher(db, period, rules, doc.doc_date, doc.no, gen, "cash", doc.id, actor)
     settlement_id = None
     if lines_in:
@@ -367,7 +368,7 @@ def _settle(db: DB, data: SettleIn, actor: Actor) -> SettlementRef:
     ids = arap.item_account_ids(db)
     main, advance = (ids[c] for c in _accounts(side))
     sign = 1 if side is Side.SALES else -1
-    wanted = sum((ln.amount for ln in data.invoices), ZERO)
+    wanted = money(sum((ln.amount for ln in data.invoices), ZERO))
     available = sum((-sign * c.open for c in credits), ZERO)
     if available < wanted:
         raise InvalidInput(field="credits", reason="trade.settle_exceeds", amount=str(wanted), open=str(available))
@@ -386,7 +387,8 @@ def _settle(db: DB, data: SettleIn, actor: Actor) -> SettlementRef:
     new: dict[int, int] = {}
     if moved:
         # Sales: Dr 预收 / Cr 应收; purchase: Cr 预付 / Dr 应付.
-        gen = [GenLine(advance, partner.id, sign, moved), GenLine(main, partner.id, -sign, moved)]
+        gen = sorted([GenLine(advance, partner.id, sign, moved), GenLine(main, partner.id, -sign, moved)],
+                     key=lambda g: -g.side)
         voucher_id = insert_generated_voucher(db, period, rules, data.settle_date, no, gen, "settlement",
                                               settlement_id, actor)
         conn.execute(update(SETTLEMENT).where(SETTLEMENT.c.id == settlement_id).values(voucher_id=voucher_id))
@@ -443,7 +445,7 @@ def _undo_settlement(db: DB, settlement_id: int, actor: Actor) -> SettlementRef:
     if row.voucher_id is not None:
         void_generated_voucher(db, row.voucher_id, row.no)
     conn.execute(delete(SETTLEMENT).where(SETTLEMENT.c.id == settlement_id))
-    return SettlementRef(settlement_id, row.no, sum(amount, ZERO), row.voucher_id)
+    return SettlementRef(settlement_id, row.no, money(sum(amount, ZERO)), row.voucher_id)
 
 
 # --- public services ------------------------------------------------------------------------------

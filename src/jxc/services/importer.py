@@ -27,16 +27,24 @@ from jxc.domain.numbers import parse_decimal
 from jxc.domain.permissions import Actor, require
 from jxc.domain.status import VoucherStatus
 from jxc.domain.voucher import VoucherLine
-from jxc.services import masterdata, opening, stock, stockbulk, vouchers
+from jxc.services import cash, invoices, masterdata, opening, orders, stock, stockbulk, vouchers
 from jxc.services.common import append_audit, deferred_audit
 
 STOCK_DOCS = ("purchase_receipt", "purchase_return", "sales_delivery", "sales_return", "transfer", "other_in",
               "other_out", "stocktake", "cost_adjustment")
-SUPPORTED = ("warehouse", "partner", "product", "opening_balance", "voucher", "opening_stock", *STOCK_DOCS)
-# Known to the format, imported once the issue that owns them lands.
-LATER = ("purchase_order", "sales_order", "purchase_invoice", "sales_invoice", "payment", "receipt")
+ORDERS = ("purchase_order", "sales_order")
+INVOICES = ("purchase_invoice", "sales_invoice")
+CASH_DOCS = ("payment", "receipt")
+TRADE_DOCS = (*ORDERS, *INVOICES, *CASH_DOCS)
+SUPPORTED = ("warehouse", "partner", "product", "opening_balance", "voucher", "opening_stock", *STOCK_DOCS,
+             *TRADE_DOCS)
+# Known to the format but not imported by this version (none at present).
+LATER: tuple[str, ...] = ()
+# Documents that may name a salesperson (an extension of the format).
+SALES_DOCS = ("sales_delivery", "sales_return", "sales_order", "sales_invoice")
 
 Text = Annotated[StrictStr, Field(max_length=200)]
+Day = date  # a date field's type inside a record that also has a field named `date`
 DecimalText = StrictStr  # decimals travel as JSON strings, never numbers
 
 
@@ -114,10 +122,64 @@ class StockDocRec(_Record):
     from_warehouse: StrictStr | None = None
     to_warehouse: StrictStr | None = None
     source: StrictStr | None = None
-    order: StrictStr | None = None  # purchase/sales orders arrive with the purchasing issue
+    order: StrictStr | None = None  # a receipt/delivery made from this order
+    salesperson: Annotated[StrictStr, Field(max_length=60)] = ""  # sales documents (an extension)
     reason: Text = ""
     account: StrictStr | None = None
     lines: list[StockLineRec]
+
+
+class TradeLineRec(_Record):
+    product: StrictStr
+    qty: DecimalText
+    price: DecimalText | None = None
+    price_incl_tax: DecimalText | None = None
+    tax_rate: DecimalText | None = None
+
+
+class OrderLineRec(TradeLineRec):
+    delivery_date: date | None = None
+
+
+class OrderRec(_Record):
+    type: Literal["purchase_order", "sales_order"]
+    no: Annotated[StrictStr, Field(max_length=40)] | None = None
+    date: date
+    memo: Text = ""
+    partner: StrictStr
+    delivery_date: Day | None = None
+    salesperson: Annotated[StrictStr, Field(max_length=60)] = ""
+    lines: list[OrderLineRec]
+
+
+class InvoiceRec(_Record):
+    type: Literal["purchase_invoice", "sales_invoice"]
+    no: Annotated[StrictStr, Field(max_length=40)] | None = None
+    date: date
+    memo: Text = ""
+    partner: StrictStr
+    invoice_kind: StrictStr
+    source: list[StrictStr] = []
+    red: StrictBool = False  # a red invoice billing returns (an extension)
+    salesperson: Annotated[StrictStr, Field(max_length=60)] = ""
+    lines: list[TradeLineRec]
+
+
+class SettleRec(_Record):
+    invoice: StrictStr
+    amount: DecimalText
+    writeoff: DecimalText | None = None
+
+
+class CashRec(_Record):
+    type: Literal["payment", "receipt"]
+    no: Annotated[StrictStr, Field(max_length=40)] | None = None
+    date: date
+    memo: Text = ""
+    partner: StrictStr
+    account: StrictStr
+    amount: DecimalText
+    settle: list[SettleRec] = []
 
 
 class VoucherLineRec(_Record):
@@ -140,6 +202,7 @@ MODELS: dict[str, type[_Record]] = {
     "warehouse": WarehouseRec, "partner": PartnerRec, "product": ProductRec,
     "opening_balance": OpeningRec, "voucher": VoucherRec, "opening_stock": OpeningStockRec,
     **{t: StockDocRec for t in STOCK_DOCS},
+    **{t: OrderRec for t in ORDERS}, **{t: InvoiceRec for t in INVOICES}, **{t: CashRec for t in CASH_DOCS},
 }
 
 _PYDANTIC_REASONS = {
@@ -215,12 +278,19 @@ def _check_decimals(rec: _Record) -> None:
             _dec(ln.debit, f"lines[{i}].debit")
             _dec(ln.credit, f"lines[{i}].credit")
         return
-    if isinstance(rec, StockDocRec):
-        if rec.order is not None:
-            raise InvalidInput(field="order", reason="input.unsupported_record", value="order")
+    if isinstance(rec, StockDocRec | OrderRec | InvoiceRec):
+        if rec.salesperson and rec.type not in SALES_DOCS:
+            raise InvalidInput(field="salesperson", reason="input.not_allowed")
         for i, sl in enumerate(rec.lines, start=1):
             for name in ("qty", "counted_qty", "price", "price_incl_tax", "tax_rate", "amount"):
-                _dec(getattr(sl, name), f"lines[{i}].{name}")
+                if name in type(sl).model_fields:
+                    _dec(getattr(sl, name), f"lines[{i}].{name}")
+        return
+    if isinstance(rec, CashRec):
+        _dec(rec.amount, "amount")
+        for i, st in enumerate(rec.settle, start=1):
+            _dec(st.amount, f"settle[{i}].amount")
+            _dec(st.writeoff, f"settle[{i}].writeoff")
         return
     for name in ("credit_limit", "tax_rate", "min_qty", "max_qty", "debit", "credit", "qty", "value"):
         if name in type(rec).model_fields:
@@ -244,12 +314,67 @@ def stock_doc_in(rec: StockDocRec) -> stock.StockDocIn:
             ln.batch, ln.expiry, _checked(ln.amount)))
     return stock.StockDocIn(rec.type, rec.date, tuple(lines), warehouse=rec.from_warehouse or rec.warehouse,
                             partner=rec.partner, to_warehouse=rec.to_warehouse, source=rec.source,
-                            account=rec.account, no=rec.no, reason=rec.reason, memo=rec.memo)
+                            account=rec.account, no=rec.no, reason=rec.reason, memo=rec.memo, order=rec.order,
+                            salesperson=rec.salesperson)
+
+
+def _side(rec_type: str) -> str:
+    return "sales" if rec_type in ("sales_order", "sales_invoice", "receipt") else "purchase"
+
+
+def order_in(rec: OrderRec) -> orders.OrderIn:
+    lines = tuple(orders.OrderLineIn(ln.product, _checked(ln.qty), _checked(ln.price), _checked(ln.price_incl_tax),
+                                     _checked(ln.tax_rate), ln.delivery_date) for ln in rec.lines)
+    return orders.OrderIn(_side(rec.type), rec.partner, rec.date, lines, delivery_date=rec.delivery_date, no=rec.no,
+                          memo=rec.memo, salesperson=rec.salesperson)
+
+
+def invoice_in(rec: InvoiceRec) -> invoices.InvoiceIn:
+    lines = tuple(invoices.InvoiceLineIn(ln.product, _checked(ln.qty), _checked(ln.price),
+                                         _checked(ln.price_incl_tax), _checked(ln.tax_rate)) for ln in rec.lines)
+    return invoices.InvoiceIn(_side(rec.type), rec.partner, rec.date, lines, invoice_kind=rec.invoice_kind,
+                              sources=tuple(rec.source), red=rec.red, no=rec.no, memo=rec.memo,
+                              salesperson=rec.salesperson)
+
+
+def cash_in(rec: CashRec) -> cash.CashIn:
+    settle = tuple(cash.SettleLineIn(st.invoice, _req_dec(st.amount, "amount"),
+                                     _checked(st.writeoff) or Decimal(0)) for st in rec.settle)
+    return cash.CashIn(_side(rec.type), rec.partner, rec.account, _req_dec(rec.amount, "amount"), rec.date, settle,
+                       no=rec.no, memo=rec.memo)
+
+
+def _apply_trade(db: Session, rec: OrderRec | InvoiceRec | CashRec, actor: Actor, audit: bool) -> None:
+    """An order, invoice or receipt/payment entered as a draft and, with `audit`, audited, in the
+    caller's transaction (the same steps as create_order/create_invoice/create_cash). A purchase
+    invoice that fails the three-way match is refused: an import does not override it."""
+    conn = db.connection()
+    params: dict[str, Any]
+    if isinstance(rec, OrderRec):
+        oref = orders.enter_order(conn, order_in(rec), actor)
+        if audit:
+            oref = orders._step(conn, oref.id, "audit", actor)
+        entity, ref_id, params = "order", oref.id, {"no": oref.no, "side": oref.side, "status": oref.status}
+        if oref.warnings:
+            params["warnings"] = [[w.code, w.params] for w in oref.warnings]
+    elif isinstance(rec, InvoiceRec):
+        iref = invoices.enter_invoice(conn, invoice_in(rec), actor)
+        if audit:
+            iref = invoices._audit(conn, iref.id, actor, False)
+        entity, ref_id, params = "invoice", iref.id, {"no": iref.no, "side": iref.side, "status": iref.status}
+    else:
+        cref = cash.enter_cash(conn, cash_in(rec), actor)
+        if audit:
+            cref = cash._audit_cash(conn, cref.id, actor)
+        entity, ref_id, params = "cash_doc", cref.id, {"no": cref.no, "side": cref.side, "status": cref.status}
+    append_audit(conn, actor, f"{entity}.import", entity, ref_id, params)
 
 
 def _apply(db: Session, rec: _Record, actor: Actor, advance_to: VoucherStatus,
            refs: stock.Refs | None = None) -> None:
-    if isinstance(rec, StockDocRec):
+    if isinstance(rec, OrderRec | InvoiceRec | CashRec):
+        _apply_trade(db, rec, actor, advance_to is not VoucherStatus.DRAFT)
+    elif isinstance(rec, StockDocRec):
         conn = db.connection()
         ref = stock.enter_doc(conn, stock_doc_in(rec), actor, refs)
         if advance_to is not VoucherStatus.DRAFT:
@@ -306,6 +431,11 @@ def _import_fast(db: Session, parsed: list[tuple[int, _Record]], actor: Actor,
             bulk.flush()
             end_opening_run()
             _apply(db, rec, actor, VoucherStatus.POSTED, refs)
+            if isinstance(rec, InvoiceRec | OrderRec | CashRec):
+                # The careful path wrote rows of its own (a purchase invoice's cost adjustment moves
+                # stock values): the bulk auditor reads balances and hands out ids afresh.
+                bulk.states.clear()
+                bulk.ids.reset()
         if progress and (done % 1000 == 0 or done == len(parsed)):
             progress(done, len(parsed))
     end_opening_run()
@@ -327,6 +457,18 @@ def _permissions_for(kinds: Iterable[str], audit: bool) -> list[str]:
             need.add(perm.STOCK_CREATE)
             if audit:
                 need.add(perm.STOCK_AUDIT)
+        elif kind in ORDERS:
+            need.add(perm.ORDER_CREATE)
+            if audit:
+                need.add(perm.ORDER_AUDIT)
+        elif kind in INVOICES:
+            need.add(perm.INVOICE_CREATE)
+            if audit:
+                need.add(perm.INVOICE_AUDIT)
+        elif kind in CASH_DOCS:
+            need.add(perm.CASH_CREATE)
+            if audit:
+                need.add(perm.CASH_AUDIT)
     return sorted(need)
 
 
@@ -334,9 +476,10 @@ def import_records(db: Session, lines: Iterable[str], *, actor: Actor, audit: bo
                    progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Import JSON Lines records all or nothing; returns the count per record type.
 
-    With `audit`, each voucher is also audited and posted, and each stock document audited,
-    as it is created, one audit-log entry per record. Raises ImportFailed listing every bad line (file line numbers),
-    PermissionDenied before reading anything the user may not write.
+    With `audit`, each voucher is also audited and posted, and each stock document, order,
+    invoice and receipt/payment audited, as it is created, one audit-log entry per record.
+    Raises ImportFailed listing every bad line (file line numbers), PermissionDenied before
+    reading anything the user may not write.
     """
     parsed: list[tuple[int, _Record]] = []
     problems: list[JxcError] = []

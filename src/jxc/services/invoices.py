@@ -19,7 +19,9 @@ ordinary one, whose tax is part of cost) less the receipt's booked value. The pa
 for goods still in stock goes to inventory through a cost adjustment (成本调整) of the
 receipt's product/warehouse/batch (its FIFO layer, under FIFO), posted Dr 1405 / Cr
 220202; the rest goes to cost of sales. Still in stock = min(billed quantity, stock on
-hand at the invoice date), or under FIFO what is left of the receipt's own layer.
+hand at the invoice date); under FIFO what is left of the receipt's own layer; under
+monthly average also the quantity issued earlier in the invoice's period, because the
+period's costing run prices those issues from the pool the difference goes into.
 
 Auditing a sales invoice posts Dr 应收 1122 (the total, an open item) / Cr 主营业务收入
 5001 / Cr 销项税额 22210101 (§2.3). A red invoice posts the same lines in red.
@@ -39,7 +41,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,6 +57,7 @@ from jxc.db.models import (
     StockEntry,
     TradeOrderLine,
 )
+from jxc.db.types import Quantity
 from jxc.domain import permissions as perm
 from jxc.domain.costing import portion
 from jxc.domain.errors import (
@@ -356,16 +359,25 @@ _KEY_BALANCE = (select(ENTRY.c.bal_qty).where(
     ENTRY.c.entry_date <= bindparam("d")).order_by(ENTRY.c.entry_date.desc(), ENTRY.c.id.desc()).limit(1))
 
 
-def _on_hand(db: DB, pool: _Pool, method: str, day: date) -> Decimal:
-    """Stock of the receipt's goods still held at `day`: under FIFO what is left of the
-    receipt's own layer, otherwise the product/warehouse/batch balance at that date."""
+_PERIOD_ISSUES = select(func.coalesce(func.sum(type_coerce(-ENTRY.c.qty, Quantity())), 0)).where(
+    ENTRY.c.product_id == bindparam("p"), ENTRY.c.warehouse_id == bindparam("w"), ENTRY.c.batch == bindparam("b"),
+    ENTRY.c.entry_date >= bindparam("start"), ENTRY.c.entry_date <= bindparam("d"), ENTRY.c.qty < 0)
+
+
+def _on_hand(db: DB, pool: _Pool, method: str, day: date, period_start: date) -> Decimal:
+    """Stock of the receipt's goods the price difference still concerns at `day`: under FIFO
+    what is left of the receipt's own layer; under moving average the balance at that date;
+    under monthly average also what was issued earlier in the period, since the period's
+    costing run prices those issues from the same pool."""
     conn = conn_of(db)
     if method == "fifo":
         left = conn.execute(select(LAYER.c.qty).where(LAYER.c.ident == stock.ident(pool.line_id, 0))).scalar()
         return left or ZERO
-    found = conn.execute(_KEY_BALANCE, {"p": pool.product_id, "w": pool.warehouse_id, "b": pool.batch,
-                                        "d": day}).scalar()
-    return found or ZERO
+    key = {"p": pool.product_id, "w": pool.warehouse_id, "b": pool.batch, "d": day}
+    found = conn.execute(_KEY_BALANCE, key).scalar() or ZERO
+    if method == "monthly_average":
+        found += Decimal(conn.execute(_PERIOD_ISSUES, {**key, "start": period_start}).scalar_one())
+    return found
 
 
 @dataclass(slots=True)
@@ -450,7 +462,7 @@ def _audit(db: DB, invoice_id: int, actor: Actor, override: bool) -> InvoiceRef:
         post.add(-1, accounts[REVENUE], None, sign * inv.amount)
         post.add(-1, accounts[OUTPUT_VAT], None, sign * inv.tax)
     else:
-        _cost_purchase(db, inv, lines, booked)
+        _cost_purchase(db, inv, lines, booked, period.start_date)
         special = inv.invoice_kind == InvoiceKind.SPECIAL
         linked_lines = {b.line_no for b in booked}
         standalone = sum(((ln.amount if special else ln.total) for n, ln in lines.items() if n not in linked_lines),
@@ -483,7 +495,7 @@ def _account_ids(db: DB) -> dict[str, int]:
     return found
 
 
-def _cost_purchase(db: DB, inv: Any, lines: dict[int, Any], booked: list[_Booked]) -> None:
+def _cost_purchase(db: DB, inv: Any, lines: dict[int, Any], booked: list[_Booked], period_start: date) -> None:
     """Fill each link's cost, booked 暂估 and the split of its price difference (blue terms)."""
     special = inv.invoice_kind == InvoiceKind.SPECIAL
     by_line: dict[int, list[_Booked]] = defaultdict(list)
@@ -508,7 +520,7 @@ def _cost_purchase(db: DB, inv: Any, lines: dict[int, Any], booked: list[_Booked
             else:  # the return took more off the 暂估 than was left: the red invoice gives it back
                 b.booked = portion(b.qty, -pq, -pv) if pq < 0 else ZERO
                 left[pool.line_id] = (pq + b.qty, pv + b.booked)
-            on_hand = _on_hand(db, pool, methods[pool.product_id], inv.invoice_date)
+            on_hand = _on_hand(db, pool, methods[pool.product_id], inv.invoice_date, period_start)
             b.to_stock, b.to_cost = split_difference(b.cost - b.booked, b.qty, on_hand)
 
 
@@ -697,15 +709,30 @@ def invoice_from_stock(db: Session, side: str, sources: Sequence[str], invoice_d
                 .join(PRODUCT, PRODUCT.c.id == SLINE.c.product_id).where(SLINE.c.doc_id == src.id)
                 .order_by(SLINE.c.line_no)))
             billable = _billables(conn, [r.id for r in rows], red)
+            billed = _billed_prices(conn, [b.pool.line_id for b in billable.values()]) if red else {}
             for r in rows:
                 b = billable.get(r.id)
                 if b is None or b.available <= 0:
                     continue
-                price = r.price if r.price is not None else b.pool.price
+                # A red invoice gives back what the blue one charged; otherwise the document's price.
+                price, rate = billed.get(b.pool.line_id, (r.price if r.price is not None else b.pool.price,
+                                                          r.tax_rate))
                 lines.append(InvoiceLineIn(r.code, b.available, price if price is not None else ZERO,
-                                           tax_rate=r.tax_rate if r.tax_rate is not None else r.product_rate))
+                                           tax_rate=rate if rate is not None else r.product_rate))
         code = conn.execute(select(tradecommon.PARTNER.c.code).where(tradecommon.PARTNER.c.id == partner)).scalar()
     return InvoiceIn(s.value, code or "", invoice_date, tuple(lines), invoice_kind, tuple(sources), red)
+
+
+def _billed_prices(conn: Any, line_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
+    """The price and rate the latest audited blue invoice charged for each receipt/delivery line."""
+    if not line_ids:
+        return {}
+    rows = conn.execute(select(LINK.c.stock_line_id, ILINE.c.price, ILINE.c.tax_rate)
+                        .join(ILINE, ILINE.c.id == LINK.c.invoice_line_id)
+                        .join(INVOICE, INVOICE.c.id == ILINE.c.invoice_id)
+                        .where(LINK.c.stock_line_id.in_(sorted(set(line_ids))), INVOICE.c.status == "audited",
+                               INVOICE.c.red.is_(False)).order_by(INVOICE.c.invoice_date, INVOICE.c.id))
+    return {r.stock_line_id: (r.price, r.tax_rate) for r in rows}
 
 
 @dataclass(frozen=True, slots=True)

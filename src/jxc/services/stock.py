@@ -960,8 +960,8 @@ def _cost_doc(doc: Any, plans: list[_Planned], states: dict[Key, _KeyState], boo
         elif p.basis == "fixed" and p.fixed is None:  # a monthly-average transfer: at the last known unit cost
             p.fixed = -money(-p.qty * st.bal.last_unit)
             move = Move(ident(p.line_id, p.leg), p.qty, p.fixed)
-        else:
-            move = Move(ident(p.line_id, p.leg), p.qty, p.fixed)
+        else:  # an invoice's price difference names the receipt whose FIFO layer it revalues
+            move = Move(ident(p.line_id, p.leg), p.qty, p.fixed, p.prefer_layer)
         costed = _cost(st, move, allow_negative, doc.doc_date)
         take_rows.extend({"taker": move.entry_id, "layer": t[0], "qty": t[1], "value": t[2]} for t in costed.takes)
         if p.leg == 0:
