@@ -180,10 +180,10 @@ BAD = {
         (InvalidInput, ("lines[1].debit", "input.expect_string"))),
     "JSON number opening": (json.dumps({"type": "opening_balance", "account": "1002", "debit": 100}),
                             (InvalidInput, ("debit", "input.expect_string"))),
-    "unsupported type": (rec(type="purchase_invoice", no="FP-202601-0001", date="2026-01-03", partner="S001",
-                             invoice_kind="special",
-                             lines=[{"product": "P001", "qty": "1", "price": "1", "tax_rate": "0"}]),
-                         (InvalidInput, ("type", "input.unsupported_record"))),
+    "invoice JSON number": (json.dumps({"type": "purchase_invoice", "no": "FP-202601-0001", "date": "2026-01-03",
+                                        "partner": "S001", "invoice_kind": "special",
+                                        "lines": [{"product": "P001", "qty": 1, "price": "1", "tax_rate": "0"}]}),
+                            (InvalidInput, ("lines[1].qty", "input.expect_string"))),
     "unknown type": (rec(type="sale", code="x"), (InvalidInput, ("type", "input.unknown_record"))),
     "missing type": (rec(code="x"), (InvalidInput, ("type", "input.unknown_record"))),
     "not JSON": ('{"type": "warehouse", "code": "WH09",', (InvalidInput, ("", "input.not_json"))),
@@ -236,7 +236,7 @@ def test_every_rule_problem_is_reported_in_one_pass(db, admin):
 
 def test_every_parse_problem_is_reported_in_one_pass(db, admin):
     lines = [GOOD[0], BAD["malformed decimal"][0], BAD["unknown field"][0], GOOD[1], BAD["JSON number amount"][0],
-             BAD["unsupported type"][0]]
+             BAD["invoice JSON number"][0]]
     errors = failure(db, lines, admin)
     assert [e.params["line"] for e in errors] == [2, 3, 5, 6]
 
@@ -245,7 +245,7 @@ def test_parse_and_rule_problems_are_reported_together(db, admin):
     """INTERCHANGE.md: the whole file is validated first and every problem printed, so the file is
     fixed in one pass (STYLE 2.6). A malformed line must not hide an unknown account elsewhere."""
     kinds = ["malformed decimal", "unknown field", "JSON number amount", "unknown account", "unbalanced voucher",
-             "duplicate partner in file", "unsupported type"]
+             "duplicate partner in file", "invoice JSON number"]
     lines = [GOOD[0], GOOD[1], *(BAD[k][0] for k in kinds)]
     errors = failure(db, lines, admin)
     assert [problem(e) for e in errors] == [(n, *BAD[k][1]) for n, k in enumerate(kinds, start=3)]
