@@ -276,7 +276,7 @@ def test_statement(db, admin):
                                    date_to=date(2026, 2, 28))
     assert start.opening == 0
     assert [(r.date, r.document, r.source_type, r.debit, r.balance) for r in start.rows] == [
-        (date(2025, 12, 31), "期初", "opening", D("1000.00"), D("1000.00")),
+        (date(2025, 12, 31), "", "opening", D("1000.00"), D("1000.00")),
         (date(2026, 2, 15), "2026-02 记-0001", "voucher", D("300.00"), D("1300.00"))]
     with pytest.raises(PartnerUnknown):
         tradereports.statement(db, actor=admin, partner="X", date_from=date(2026, 3, 1), date_to=date(2026, 3, 2))

@@ -352,7 +352,7 @@ def voucher_list(period: Annotated[str, typer.Option(help="YYYY-MM")],
 @app.command("import", help=H("help.import_file"))
 def import_file(
     file: Annotated[Path, typer.Argument(help="JSON Lines file (shared/INTERCHANGE.md)")],
-    audit: Annotated[bool, typer.Option(help="audit and post each imported voucher")] = False,
+    audit: Annotated[bool, typer.Option(help=H("help.opt_import_audit"))] = False,
 ) -> None:
     """Import master data, opening balances and vouchers; nothing is imported unless the whole file is valid."""
     c = ctx()

@@ -13,7 +13,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from jxc.cli.main import Format, FormatOpt, H, _errors, app, ctx, report_app
-from jxc.cli.output import amount, out, print_json, table
+from jxc.cli.output import amount, err, out, print_json, table
 from jxc.domain.costing import Method
 from jxc.domain.errors import BatchInvalid, InvalidInput, JxcError
 from jxc.domain.numbers import parse_decimal
@@ -115,6 +115,8 @@ def _num(value: Decimal | None) -> str:
 def _doc_saved(ref: stock.DocRef, lang: str) -> None:
     out.print(t("cli.stock_saved", lang, no=ref.no, type=t(f"doctype.{ref.doc_type}", lang),
                 status=t(f"status.{ref.status}", lang)))
+    for w in ref.warnings:  # e.g. over the customer's credit limit when the book only warns
+        err.print(t("cli.warning", lang, text=t(w.code, lang, **w.params)))
 
 
 def _status_word(status: str, red: bool, lang: str) -> str:

@@ -36,24 +36,10 @@ settle_app = typer.Typer(no_args_is_help=True, invoke_without_command=True, help
 
 # --- errors and warnings ----------------------------------------------------------------
 
-def _localise(error: JxcError, lang: str) -> None:
-    """Codes a trade error carries as data, made words before describe() reads them: which
-    document a three-way match compared the price with (入库单 / 订单)."""
-    for inner in error.errors if isinstance(error, BatchInvalid) else ():
-        _localise(inner, lang)
-    against = error.params.get("against")
-    if against in ("receipt", "order"):
-        error.params["against"] = t(f"match.{against}", lang)
-
-
 @contextmanager
 def _trade_errors() -> Iterator[None]:
     with _errors():
-        try:
-            yield
-        except JxcError as exc:
-            _localise(exc, ctx().lang)
-            raise
+        yield
 
 
 def _warn(warnings: Sequence[TradeWarning], lang: str) -> None:

@@ -73,7 +73,8 @@ def report_statement(
         cols = [("col.date", False), ("col.account", False), ("col.document", False), ("col.memo", False),
                 ("col.debit", True), ("col.credit", True), ("col.balance", True)]
         rows = [["", "", "", t("word.opening", c.lang), "", "", amount(s.opening, blank_zero=False)]]
-        rows += [[r.date.isoformat(), r.account, r.document, r.memo, amount(r.debit), amount(r.credit),
+        rows += [[r.date.isoformat(), r.account, r.document or (t("word.opening", c.lang) if r.source_type == "opening"
+                                                                else ""), r.memo, amount(r.debit), amount(r.credit),
                   amount(r.balance, blank_zero=False)] for r in s.rows]
         table(t("title.statement", c.lang, partner=f"{s.partner} {s.name}", date_from=s.date_from.isoformat(),
                 date_to=s.date_to.isoformat()), cols, rows, c.lang,

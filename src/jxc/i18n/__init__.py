@@ -66,8 +66,10 @@ def _field_label(field: str, lang: str) -> str:
         label = t(f"field.{name}", lang)
         if label == f"field.{name}":
             label = name
-        if rest:
+        if rest and name == "lines":
             out.append(t("field.row", lang, row=rest.rstrip("]"), label=label))
+        elif rest:  # sources[2], settle[1]: the list's name and the position in it
+            out.append(t("field.item", lang, row=rest.rstrip("]"), label=label))
         else:
             out.append(label)
     return " ".join(out)
@@ -90,8 +92,10 @@ def describe(error: JxcError, lang: str | None = None) -> str:
             params[key] = t(f"status.{params[key]}", lang)
     if params.get("kind") in ("supplier", "customer", "both"):
         params["kind"] = t(f"partnerkind.{params['kind']}", lang)
+    if params.get("against") in ("receipt", "order"):  # what a three-way match compared the price with
+        params["against"] = t(f"match.{params['against']}", lang)
     for key, value in params.items():  # quantities carry 4 places in the books; people read 99844, 2.5
-        if isinstance(value, Decimal) and key in ("shortfall", "available", "qty"):
+        if isinstance(value, Decimal) and key in ("shortfall", "available", "qty", "ordered", "done"):
             params[key] = f"{value.normalize():f}"
     if "reason" in params and not isinstance(error, InvalidInput):
         params["reason"] = t(str(params["reason"]), lang, **params)  # a refusal's reason is a message code too

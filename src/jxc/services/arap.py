@@ -97,7 +97,7 @@ def sync_opening_item(db: DB, account_id: int, account_code: str, partner_id: in
         conn.execute(insert(ITEM), {"account_id": account_id, "partner_id": partner_id,
                                     "item_date": start - timedelta(days=1), "amount": debit - credit,
                                     "open": debit - credit, "source_type": "opening", "source_id": None,
-                                    "voucher_id": None, "line_no": None, "memo": "期初"})
+                                    "voucher_id": None, "line_no": None, "memo": ""})
 
 
 # --- settlement -------------------------------------------------------------------------

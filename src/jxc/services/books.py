@@ -74,8 +74,8 @@ def seed_posting_rules(db: Session) -> None:
     db.flush()
 
 
-_TAX_RATES = (("0.13", "13%"), ("0.09", "9%"), ("0.06", "6%"), ("0.05", "5% 征收率"), ("0.03", "3% 征收率"),
-              ("0.01", "1% 征收率"), ("0", "0% / 免税"))
+_TAX_RATES = (("0.13", "13%"), ("0.09", "9%"), ("0.06", "6%"), ("0.05", "5% simplified"), ("0.03", "3% simplified"),
+              ("0.01", "1% simplified"), ("0", "0% / exempt"))
 
 
 def seed_trade_settings(db: Session, start: date) -> None:

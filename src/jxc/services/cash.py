@@ -437,7 +437,10 @@ def _undo_settlement(db: DB, settlement_id: int, actor: Actor) -> SettlementRef:
         raise NotFound(entity="settlement", key=settlement_id)
     open_period_and_rules(db, row.settle_date)
     owner = conn.execute(select(CASH.c.no).where(CASH.c.settlement_id == settlement_id)).scalar()
-    amount = conn.execute(select(PAIR.c.amount).where(PAIR.c.settlement_id == settlement_id)).scalars().all()
+    # What it settled on the invoices' account (an applied advance also pairs its own two items).
+    main = arap.item_account_ids(db)[_accounts(Side(row.side))[0]]
+    amount = conn.execute(select(PAIR.c.amount).join(ITEM, ITEM.c.id == PAIR.c.debit_item_id).where(
+        PAIR.c.settlement_id == settlement_id, ITEM.c.account_id == main)).scalars().all()
     arap.unsettle(db, settlement_id)
     if owner is not None:
         # The receipt's money stays, unapplied, on the invoice account: settle it again later.

@@ -317,7 +317,7 @@ def enter_invoice(db: DB, data: InvoiceIn, actor: Actor) -> InvoiceRef:
                 links[i].append((line_id, take))
             if want > 0:
                 errors.append(InvalidInput(field=f"lines[{i + 1}].qty", reason="trade.invoice_exceeds",
-                                           value=str(p.qty), available=str(p.qty - want)))
+                                           value=_plain(p.qty), available=_plain(p.qty - want)))
     if errors:
         raise BatchInvalid(errors)
     assert partner is not None
@@ -443,16 +443,16 @@ def _audit(db: DB, invoice_id: int, actor: Actor, override: bool) -> InvoiceRef:
     for x in links:
         b = billable.get(x.stock_line_id)
         if b is None or wanted[x.stock_line_id] > b.available:
-            raise InvalidInput(field=f"lines[{x.line_no}].qty", reason="trade.invoice_exceeds", value=str(x.qty),
-                               available=str(b.available if b else ZERO))
+            raise InvalidInput(field=f"lines[{x.line_no}].qty", reason="trade.invoice_exceeds", value=_plain(x.qty),
+                               available=_plain(b.available if b else ZERO))
     booked = [_Booked(x.id, x.line_no, billable[x.stock_line_id], x.qty) for x in links]
     problems: list[str] = []
     if side is Side.PURCHASE and not inv.red:
         problems = _match_problems(db, inv, lines, booked, rules.match_tolerance)
         if problems and not override:
             first = problems[0].split(":")
-            raise MatchMismatch(invoice=inv.no, line=first[0], against=first[1], expected=first[2], actual=first[3],
-                                count=len(problems))
+            raise MatchMismatch(invoice=inv.no, line_no=first[0], against=first[1], expected=first[2],
+                                actual=first[3], count=len(problems))
         if problems:
             perm.require(actor, perm.INVOICE_OVERRIDE)
     accounts = _account_ids(db)

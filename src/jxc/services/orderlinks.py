@@ -134,9 +134,13 @@ def apply_stock(db: DB, doc: Any, sign: int, rules: BookRules) -> None:
             if o.status != OrderStatus.AUDITED:
                 raise InvalidInput(field="order", reason="trade.order_not_open", value=o.no, status=o.status)
             if over_limit(o.qty, o.done_qty + change[o.id] - o.returned_qty, rules.order_tolerance):
-                raise InvalidInput(field=f"lines[{ln.line_no}].qty", reason="trade.over_order", value=str(ln.qty),
-                                   order=o.no, ordered=str(o.qty), done=str(o.done_qty - o.returned_qty))
+                raise InvalidInput(field=f"lines[{ln.line_no}].qty", reason="trade.over_order", value=_plain(ln.qty),
+                                   order=o.no, ordered=_plain(o.qty), done=_plain(o.done_qty - o.returned_qty))
     update_many(conn, OLINE, (column,), "id", [(a, i) for i, a in sorted(change.items()) if a], add=True)
+
+
+def _plain(x: Decimal) -> str:
+    return format(x.normalize(), "f")
 
 
 def refuse_if_invoiced(db: DB, doc: Any) -> None:

@@ -315,7 +315,7 @@ def list_orders(db: Session, *, actor: Actor, side: str, date_from: date, date_t
     s = parse_side(side)
     with reading(db):
         q = (select(ORDER.c.id, ORDER.c.no, ORDER.c.order_date, PARTNER.c.code, ORDER.c.status,
-                    ORDER.c.amount + ORDER.c.tax)
+                    ORDER.c.amount, ORDER.c.tax)
              .join(PARTNER, PARTNER.c.id == ORDER.c.partner_id)
              .where(ORDER.c.side == s.value, ORDER.c.order_date >= date_from, ORDER.c.order_date <= date_to))
         if partner:
@@ -325,4 +325,4 @@ def list_orders(db: Session, *, actor: Actor, side: str, date_from: date, date_t
         if after is not None:
             q = q.where(ORDER.c.id > after)
         rows = db.execute(q.order_by(ORDER.c.id).limit(limit)).all()
-    return [OrderSummary(r[0], r[1], r[2], r[3], r[4], Decimal(r[5])) for r in rows]
+    return [OrderSummary(r[0], r[1], r[2], r[3], r[4], r[5] + r[6]) for r in rows]

@@ -353,10 +353,8 @@ def _documents(db: Session, items: list[Any]) -> dict[int, str]:
     for r in items:
         found = numbers.get((r.source_type, r.source_id))
         if found is None:
-            if r.source_type == "opening":
-                found = "期初"
-            else:
-                found = labels.get(r.voucher_id, "") if r.voucher_id is not None else ""
+            # An opening item has no document; the report's reader names it from source_type.
+            found = labels.get(r.voucher_id, "") if r.voucher_id is not None else ""
         out[r.id] = found
     return out
 
