@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_DB ?= sqlite:///demo.db
 
-.PHONY: serve test lint bench bench-stock clean
+.PHONY: serve test lint bench bench-stock bench-trade clean
 
 $(STAMP): pyproject.toml
 	bash scripts/bootstrap.sh "$(PY)" "$(VENV)"
@@ -17,6 +17,7 @@ serve: $(STAMP)
 	$(BIN)/jxc --db $(DEMO_DB) demo --reset
 	$(BIN)/jxc --db $(DEMO_DB) report trial-balance --period 2026-03
 	$(BIN)/jxc --db $(DEMO_DB) report stock-summary --from 2026-01-01 --to 2026-03-31
+	$(BIN)/jxc --db $(DEMO_DB) report ar-aging --date 2026-03-31
 	$(BIN)/jxc --db $(DEMO_DB) verify
 	@echo
 	@echo "Demo books: $(DEMO_DB). Try: $(BIN)/jxc --db $(DEMO_DB) report detail-ledger --account 1122 --from 2026-01-01 --to 2026-03-31"
@@ -35,6 +36,9 @@ bench: $(STAMP)
 
 bench-stock: $(STAMP)
 	$(BIN)/python -m bench.bench_stock
+
+bench-trade: $(STAMP)
+	$(BIN)/python -m bench.bench_trade
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm .pytest_cache .ruff_cache .hypothesis

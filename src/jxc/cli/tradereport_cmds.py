@@ -125,6 +125,11 @@ def report_uninvoiced(side: SideOpt, partner: PartnerOpt = None,
                _num(r.totals.invoiced), _num(r.totals.uninvoiced), "", amount(r.totals.value)])
 
 
+def _name_col(by: str) -> str:
+    return {"product": "col.product_name", "customer": "col.partner_name", "supplier": "col.partner_name"}.get(
+        by, "col.salesperson_name")
+
+
 @report_app.command("gross-profit", help=H("help.report_gross_profit"))
 def report_gross_profit(
     date_from: Annotated[str, typer.Option("--from", help=H("help.opt_date_from"))],
@@ -141,7 +146,7 @@ def report_gross_profit(
         if fmt is Format.json:
             print_json(r)
             return
-        cols = [(f"col.by_{r.by}", False), ("col.name", False), ("col.qty", True), ("col.revenue", True),
+        cols = [(f"col.by_{r.by}", False), (_name_col(r.by), False), ("col.qty", True), ("col.revenue", True),
                 ("col.cost", True), ("col.profit", True), ("col.margin", True)]
 
         def cells(x: tradereports.ProfitRow) -> list[str]:
@@ -169,7 +174,7 @@ def report_purchase_summary(
         if fmt is Format.json:
             print_json(r)
             return
-        cols = [(f"col.by_{r.by}", False), ("col.name", False), ("col.qty", True), ("col.amount", True),
+        cols = [(f"col.by_{r.by}", False), (_name_col(r.by), False), ("col.qty", True), ("col.amount", True),
                 ("col.tax", True), ("col.total_incl_tax", True), ("col.invoiced", True)]
 
         def cells(x: tradereports.PurchaseRow) -> list[str]:
