@@ -20,17 +20,32 @@ byte-identical file and timings can be compared across commits.
 
     python -m bench.scenario bench/out/scenario-1m.jsonl --lines 1000000 --products 10000
     jxc --db sqlite:///stock.db import bench/out/scenario-1m.jsonl --audit
+
+With `--cycles N` (issue 4) the file holds whole purchasing and sales cycles instead, in
+date order over `--months` months: purchase_order → purchase_receipt (`order`) →
+purchase_invoice (`source`: its receipts) → payment (`settle`), and sales_order →
+sales_delivery (`order`) → sales_invoice (`source`) → receipt (`settle`). Orders have
+`--lines-per-doc` lines half the time (otherwise 1 to twice that less one); a fifth are received or
+delivered in two parts (a quarter of those never get the second part), a delivery takes only
+what is in stock on its day (one more try for the rest), 15% of orders get an advance
+(a payment/receipt with no `settle`), 10% of invoices are paid in two instalments and 5%
+not at all; some invoices are 普票, some customers have credit limits, small receipts go to
+cash. The master data and opening stock come from the same code as above (plus a bank
+balance), so the file replays in order through the services (bench/bench_trade.py does).
+
+    python -m bench.scenario bench/out/cycles.jsonl --cycles 20000 --products 200 --month 2026-01 --months 9
 """
 
 from __future__ import annotations
 
 import argparse
 import calendar
+import heapq
 import json
 import random
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -440,6 +455,258 @@ class _Generator:
         yield from self.documents()
 
 
+# -- purchasing and sales cycles (issue 4) -------------------------------------------------------
+
+# Bump when the cycle output for given arguments changes: cached trade books are keyed by it.
+CYCLE_GENERATOR_VERSION = 1
+TRADE_PREFIXES = {
+    "purchase_order": "CGDD", "sales_order": "XSDD", "purchase_invoice": "CGFP", "sales_invoice": "XSFP",
+    "payment": "FKD", "receipt": "SKD",
+}
+PURCHASE_CYCLE_SHARE = 0.35  # of cycles; a purchase line is about 3x a sales line: stock slowly grows
+PARTIAL_SHARE = 0.2  # orders received/delivered in two parts
+LEFT_OPEN_SHARE = 0.25  # of those, the second part never comes: the order stays partly executed
+PREPAY_SHARE = 0.15  # an advance (预付/预收) on the order's day: a payment/receipt with no `settle`
+INSTALMENT_SHARE = 0.1  # invoices paid in two parts
+UNPAID_SHARE = 0.05  # invoices nobody pays: open items at the end
+ORDINARY_SHARE = {"purchase": 0.1, "sales": 0.3}  # 普票 rather than 专票
+CREDIT_SHARE = 0.8  # customers with a credit limit (the book's default credit control only warns)
+CREDIT_LIMITS = (50_000, 200_000, 1_000_000, 5_000_000)  # yuan
+OPENING_BANK = 50_000_000_00  # fen on 1002 银行存款, against 3001
+CASH_ACCOUNT_SHARE = 0.3  # small sales receipts (under 10,000.00) taken in cash (1001) rather than the bank
+CHECKED_SHARE = 0.9  # sales orders the clerk keeps within the stock on hand; the rest may come up short
+VAT_PERCENT = 13
+
+
+def _add_months(first: date, months: int) -> date:
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _line_money(q: int, price: int) -> tuple[int, int]:
+    """(金额, 税额) in fen of qty × price (both in units of 0.0001), rounded half up like the services."""
+    amount = (q * price + 500_000) // 1_000_000
+    return amount, (amount * VAT_PERCENT + 50) // 100
+
+
+class _Cycle:
+    """One order on its way through delivery, invoice and settlement."""
+
+    __slots__ = ("deliveries", "later_parts", "lines", "order_no", "partner", "prepaid", "retried", "side", "w")
+
+    def __init__(self, side: str, partner: str, w: int, order_no: str, lines: list[list[int]]) -> None:
+        self.side, self.partner, self.w, self.order_no = side, partner, w, order_no
+        self.lines = lines  # [product, ordered qty, price, received/delivered qty]
+        self.deliveries: list[tuple[str, list[tuple[int, int, int]]]] = []  # (no, [(product, qty, price)])
+        self.prepaid = 0  # fen
+        self.later_parts = 0  # further receipts/deliveries planned after the next one
+        self.retried = False  # a sales delivery already came back for what was short
+
+
+class _CycleGenerator(_Generator):
+    """Purchase and sales cycles in date order: order → receipt/delivery (naming the order) →
+    invoice (naming its receipts/deliveries) → payment/receipt (settling the invoice).
+
+    Cycles start evenly over `months` months from `month`; what follows an order is queued by
+    date and written when its day comes, so the file stays in date order and a delivery takes
+    what is in stock on its day (a short delivery leaves the rest of the order open for one more
+    try). The last documents of the last cycles fall up to about 50 days after the span.
+    """
+
+    def __init__(self, *, cycles: int, months: int, **kwargs: Any) -> None:
+        super().__init__(lines=0, **kwargs)
+        if cycles < 0:
+            raise ValueError(f"cycles must be at least 0, got {cycles}")
+        if months < 1:
+            raise ValueError(f"months must be at least 1, got {months}")
+        self.cycles = cycles
+        self.span = (_add_months(self.first, months) - self.first).days
+        self.trade_seq: Counter[tuple[str, str]] = Counter()
+        self.queue: list[tuple[date, int, Callable[[date], Record | None]]] = []
+        self.queued = 0
+
+    # master data gets credit limits and opening stock a bank balance; otherwise as the stock scenario
+
+    def master(self) -> Iterator[Record]:
+        for rec in super().master():
+            if rec["type"] == "partner" and rec["kind"] == "customer" and self.rng.random() < CREDIT_SHARE:
+                rec["credit_limit"] = _money(self.rng.choice(CREDIT_LIMITS) * 100)
+            yield rec
+
+    def opening(self) -> Iterator[Record]:
+        stock_value = 0
+        for rec in super().opening():
+            if rec["type"] == "opening_balance" and rec["account"] == "1405":
+                stock_value = int(rec["debit"].replace(".", ""))
+            elif rec["type"] == "opening_balance" and rec["account"] == "3001":
+                yield {"type": "opening_balance", "account": "1002", "debit": _money(OPENING_BANK), "credit": "0"}
+                yield {**rec, "credit": _money(stock_value + OPENING_BANK)}
+                continue
+            yield rec
+
+    # the queue of what follows an order
+
+    def _later(self, day: date, step: Callable[[date], Record | None]) -> None:
+        self.queued += 1
+        heapq.heappush(self.queue, (day, self.queued, step))
+
+    def _due(self, until: date | None) -> Iterator[Record]:
+        while self.queue and (until is None or self.queue[0][0] <= until):
+            day, _, step = heapq.heappop(self.queue)
+            rec = step(day)
+            if rec is not None:
+                yield rec
+
+    def _trade_no(self, kind: str, day: date) -> str:
+        month = f"{day:%Y%m}"
+        self.trade_seq[kind, month] += 1
+        n = self.trade_seq[kind, month]
+        if n > MAX_SEQ:
+            raise ValueError(f"more than {MAX_SEQ} documents of type {kind} in {month}: spread over more months")
+        return f"{TRADE_PREFIXES.get(kind) or PREFIXES[kind]}-{month}-{n:06d}"
+
+    # the steps of a cycle
+
+    def _order(self, day: date) -> Record:
+        rng = self.rng
+        w = self._warehouse()
+        n = self.lines_per_doc if rng.random() < 0.5 else rng.randint(1, 2 * self.lines_per_doc - 1)
+        picks = self._distinct_in_stock(w, n) if rng.random() >= PURCHASE_CYCLE_SHARE else []
+        side = "sales" if picks else "purchase"  # nothing in stock there: buy instead
+        if side == "purchase":
+            picks = rng.sample(range(self.n_products), min(n, self.n_products))
+        checked = rng.random() < CHECKED_SHARE
+        lines: list[list[int]] = []
+        for p in picks:
+            if side == "sales":
+                q = self._draw_qty(1, 40)
+                if checked:
+                    q = min(q, sum(self.stock.batches(w, p).values()))
+                lines.append([p, q, self.cost[p] * rng.randint(1200, 1600) // 1000, 0])
+            else:
+                lines.append([p, self._draw_qty(20, 100), self.cost[p] * rng.randint(900, 1100) // 1000, 0])
+        partner = _pick(rng, self.customers if side == "sales" else self.suppliers)
+        cycle = _Cycle(side, partner, w, self._trade_no(f"{side}_order", day), lines)
+        if rng.random() < PARTIAL_SHARE and any(q >= 2 * Q for _, q, _, _ in lines):
+            cycle.later_parts = 0 if rng.random() < LEFT_OPEN_SHARE else 1
+            self._later(day + timedelta(days=rng.randint(0, 3)), lambda d: self._deliver(cycle, d, partial=True))
+        else:
+            self._later(day + timedelta(days=rng.randint(0, 3)), lambda d: self._deliver(cycle, d, partial=False))
+        if rng.random() < PREPAY_SHARE:
+            total = sum(sum(_line_money(q, price)) for _, q, price, _ in lines)
+            advance = total * 3 // 10 // 10_000 * 10_000  # 30%, in whole hundreds of yuan
+            if advance:
+                cycle.prepaid = advance
+                self._later(day, lambda d: self._cash(cycle, d, advance, settle=None))
+        return {"type": f"{side}_order", "no": cycle.order_no, "date": day.isoformat(), "partner": partner,
+                "lines": [{"product": self.p_codes[p], "qty": _qty(q), "price": _price(price), "tax_rate": VAT}
+                          for p, q, price, _ in lines]}
+
+    def _deliver(self, c: _Cycle, day: date, *, partial: bool) -> Record | None:
+        """A receipt/delivery of what is open on the order: all of it, or (partial) some lines in
+        full and the others half or not at all; a delivery only what the oldest batch holds."""
+        rng, stock = self.rng, self.stock
+        wants = [q - done for _, q, _, done in c.lines]
+        if partial:
+            full = set(rng.sample(range(len(wants)), rng.randint(0, len(wants) - 1)))
+            wants = [want if i in full else (want // 2 // Q * Q if rng.random() < 0.6 else 0)
+                     for i, want in enumerate(wants)]
+            if not any(wants):  # a one-line order, or every other line left out: half of the biggest
+                i = max(range(len(wants)), key=lambda k: c.lines[k][1])
+                wants[i] = max(Q, c.lines[i][1] // 2 // Q * Q)
+        lines: list[Record] = []
+        moved: list[tuple[int, int, int]] = []
+        short = False
+        for entry, want in zip(c.lines, wants, strict=True):
+            p, _, price, _ = entry
+            if want <= 0:
+                continue
+            line: Record = {"product": self.p_codes[p]}
+            if c.side == "purchase":
+                q, batch = want, ""
+                if self.shelf_life[p]:
+                    batch = self._new_batch(p, day)
+                    line["batch"] = batch
+                    line["expiry"] = (day + timedelta(days=self.shelf_life[p])).isoformat()
+                stock.add(c.w, p, batch, q)
+            else:
+                batches = stock.batches(c.w, p)
+                if not batches:
+                    short = True
+                    continue
+                batch, have = next(iter(batches.items()))
+                q = min(want, have)
+                short = short or q < want
+                stock.take(c.w, p, batch, q)
+                if batch:
+                    line["batch"] = batch
+            entry[3] += q
+            line["qty"], line["price"], line["tax_rate"] = _qty(q), _price(price), VAT
+            lines.append({k: line[k] for k in ("product", "qty", "price", "tax_rate", "batch", "expiry")
+                          if k in line})
+            moved.append((p, q, price))
+        if short and not c.retried:  # the rest of a short delivery goes out when stock comes in
+            c.retried = True
+            c.later_parts += 1
+        still_open = any(done < q for _, q, _, done in c.lines)
+        if still_open and c.later_parts:
+            c.later_parts -= 1
+            self._later(day + timedelta(days=rng.randint(2, 7)), lambda d: self._deliver(c, d, partial=False))
+        elif c.deliveries or lines:
+            self._later(day + timedelta(days=rng.randint(0, 5)), lambda d: self._invoice(c, d))
+        if not lines:
+            return None
+        kind = "purchase_receipt" if c.side == "purchase" else "sales_delivery"
+        no = self._trade_no(kind, day)
+        c.deliveries.append((no, moved))
+        return {"type": kind, "no": no, "date": day.isoformat(), "partner": c.partner,
+                "warehouse": self.wh_codes[c.w], "order": c.order_no, "lines": lines}
+
+    def _invoice(self, c: _Cycle, day: date) -> Record:
+        """One invoice billing every receipt/delivery of the order, a line per stock line at its price."""
+        rng = self.rng
+        lines: list[Record] = []
+        total = 0
+        for _, moved in c.deliveries:
+            for p, q, price in moved:
+                total += sum(_line_money(q, price))
+                lines.append({"product": self.p_codes[p], "qty": _qty(q), "price": _price(price), "tax_rate": VAT})
+        no = self._trade_no(f"{c.side}_invoice", day)
+        due = total - c.prepaid  # an advance stays an open item of its own, applied by a settlement later
+        draw = rng.random()
+        if due <= 0 or draw < UNPAID_SHARE:
+            pass
+        elif draw < UNPAID_SHARE + INSTALMENT_SHARE and due >= 200:
+            first = due // 200 * 100  # half, in whole yuan
+            self._later(day + timedelta(days=rng.randint(0, 15)), lambda d: self._cash(c, d, first, settle=no))
+            self._later(day + timedelta(days=rng.randint(15, 30)),
+                        lambda d: self._cash(c, d, due - first, settle=no))
+        else:
+            self._later(day + timedelta(days=rng.randint(0, 30)), lambda d: self._cash(c, d, due, settle=no))
+        kind = "ordinary" if rng.random() < ORDINARY_SHARE[c.side] else "special"
+        return {"type": f"{c.side}_invoice", "no": no, "date": day.isoformat(), "partner": c.partner,
+                "invoice_kind": kind, "source": [d for d, _ in c.deliveries], "lines": lines}
+
+    def _cash(self, c: _Cycle, day: date, amount: int, *, settle: str | None) -> Record:
+        """A payment (purchase) or receipt (sales) of `amount` fen; settling one invoice, or an advance."""
+        kind = "payment" if c.side == "purchase" else "receipt"
+        account = "1002"
+        if kind == "receipt" and amount < 10_000_00 and self.rng.random() < CASH_ACCOUNT_SHARE:
+            account = "1001"
+        rec: Record = {"type": kind, "no": self._trade_no(kind, day), "date": day.isoformat(), "partner": c.partner,
+                       "account": account, "amount": _money(amount)}
+        if settle is not None:
+            rec["settle"] = [{"invoice": settle, "amount": _money(amount)}]
+        return rec
+
+    def documents(self) -> Iterator[Record]:
+        for i in range(self.cycles):
+            day = self.first + timedelta(days=i * self.span // self.cycles)
+            yield from self._due(day)
+            yield self._order(day)
+        yield from self._due(None)
+
+
 def scenario_records(*, seed: int = DEFAULT_SEED, products: int = 1000, warehouses: int = 3, customers: int = 200,
                      suppliers: int = 50, lines: int = 100_000, lines_per_doc: int = 5, month: str = "2026-06",
                      method: str = "moving_average", batch_share: float = 0.0) -> Iterator[Record]:
@@ -458,13 +725,38 @@ def write_scenario(path: Path | str, *, seed: int = DEFAULT_SEED, products: int 
                    month: str = "2026-06", method: str = "moving_average",
                    batch_share: float = 0.0) -> dict[str, int]:
     """Write the scenario as JSON Lines; returns the number of records per record type, in file order."""
+    return _write(path, scenario_records(seed=seed, products=products, warehouses=warehouses, customers=customers,
+                                         suppliers=suppliers, lines=lines, lines_per_doc=lines_per_doc,
+                                         month=month, method=method, batch_share=batch_share))
+
+
+def cycle_records(*, seed: int = DEFAULT_SEED, products: int = 1000, warehouses: int = 3, customers: int = 200,
+                  suppliers: int = 50, cycles: int = 10_000, lines_per_doc: int = 5, month: str = "2026-06",
+                  months: int = 1, method: str = "moving_average", batch_share: float = 0.0) -> Iterator[Record]:
+    """Purchasing and sales cycles as INTERCHANGE records in file order: master data (customers with
+    credit limits), opening stock and bank balance, then `cycles` orders over `months` months with
+    what follows each (see _CycleGenerator). Arguments are checked when this is called."""
+    gen = _CycleGenerator(cycles=cycles, months=months, seed=seed, products=products, warehouses=warehouses,
+                          customers=customers, suppliers=suppliers, lines_per_doc=lines_per_doc, month=month,
+                          method=method, batch_share=batch_share)
+    return gen.records()
+
+
+def write_cycles(path: Path | str, *, seed: int = DEFAULT_SEED, products: int = 1000, warehouses: int = 3,
+                 customers: int = 200, suppliers: int = 50, cycles: int = 10_000, lines_per_doc: int = 5,
+                 month: str = "2026-06", months: int = 1, method: str = "moving_average",
+                 batch_share: float = 0.0) -> dict[str, int]:
+    """Write the cycles as JSON Lines; returns the number of records per record type, in file order."""
+    return _write(path, cycle_records(seed=seed, products=products, warehouses=warehouses, customers=customers,
+                                      suppliers=suppliers, cycles=cycles, lines_per_doc=lines_per_doc, month=month,
+                                      months=months, method=method, batch_share=batch_share))
+
+
+def _write(path: Path | str, records: Iterator[Record]) -> dict[str, int]:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     counts: Counter[str] = Counter()
-    records = scenario_records(seed=seed, products=products, warehouses=warehouses, customers=customers,
-                               suppliers=suppliers, lines=lines, lines_per_doc=lines_per_doc, month=month,
-                               method=method, batch_share=batch_share)
     with out.open("w", encoding="utf-8", newline="\n", buffering=1 << 20) as fh:
         for rec in records:
             fh.write(encode(rec) + "\n")
@@ -483,21 +775,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=100_000,
                         help="document lines to generate (opening stock excluded)")
     parser.add_argument("--lines-per-doc", type=int, default=5, help="average lines per document")
-    parser.add_argument("--month", default="2026-06", help="YYYY-MM: every document is dated within it")
+    parser.add_argument("--month", default="2026-06",
+                        help="YYYY-MM: every document is dated within it (--cycles: the first month)")
     parser.add_argument("--method", choices=METHOD_CHOICES, default="moving_average",
                         help="costing method of every product; mixed = round-robin of the three")
     parser.add_argument("--batch-share", type=float, default=0.0, help="fraction of products that are batch tracked")
+    parser.add_argument("--cycles", type=int, default=None,
+                        help="write this many purchasing/sales cycles (orders, receipts/deliveries, invoices, "
+                             "payments/receipts) instead of --lines stock documents")
+    parser.add_argument("--months", type=int, default=1, help="with --cycles: months from --month the orders span")
     args = parser.parse_args(argv)
+    common = {"seed": args.seed, "products": args.products, "warehouses": args.warehouses,
+              "customers": args.customers, "suppliers": args.suppliers, "lines_per_doc": args.lines_per_doc,
+              "month": args.month, "method": args.method, "batch_share": args.batch_share}
     try:
-        counts = write_scenario(args.out, seed=args.seed, products=args.products, warehouses=args.warehouses,
-                                customers=args.customers, suppliers=args.suppliers, lines=args.lines,
-                                lines_per_doc=args.lines_per_doc, month=args.month, method=args.method,
-                                batch_share=args.batch_share)
+        if args.cycles is None:
+            counts = write_scenario(args.out, lines=args.lines, **common)
+            what = f"{args.lines} document lines"
+        else:
+            counts = write_cycles(args.out, cycles=args.cycles, months=args.months, **common)
+            what = f"{args.cycles} cycles"
     except ValueError as exc:
         parser.error(str(exc))
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
-    print(f"wrote {sum(counts.values())} records ({args.lines} document lines) to {args.out}: {summary}",
-          file=sys.stderr)
+    print(f"wrote {sum(counts.values())} records ({what}) to {args.out}: {summary}", file=sys.stderr)
     return 0
 
 

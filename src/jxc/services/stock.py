@@ -758,13 +758,17 @@ def number_entries(db: DB, rows: list[dict[str, Any]], states: dict[Key, _KeySta
 # --- auditing ------------------------------------------------------------------------
 
 _DOC_LOCK = (select(DOC).where(DOC.c.id == bindparam("d")).with_for_update())
+_FROM_WH = WAREHOUSE.alias("from_wh")
+_TO_WH = WAREHOUSE.alias("to_wh")
 _DOC_WITH_LINES = (
     select(*DOC.c, LINE.c.id.label("l_id"), LINE.c.line_no.label("l_line_no"), LINE.c.product_id.label("l_product_id"),
            LINE.c.qty.label("l_qty"), LINE.c.amount.label("l_amount"), LINE.c.batch.label("l_batch"),
            LINE.c.expiry.label("l_expiry"), LINE.c.source_line_id.label("l_source_line_id"),
            PRODUCT.c.code.label("l_code"), PRODUCT.c.costing_method.label("l_costing_method"),
-           PRODUCT.c.category.label("l_category"))
-    .select_from(DOC.join(LINE, LINE.c.doc_id == DOC.c.id).join(PRODUCT, PRODUCT.c.id == LINE.c.product_id))
+           PRODUCT.c.category.label("l_category"), _FROM_WH.c.code.label("wh_code"), _TO_WH.c.code.label("to_wh_code"))
+    .select_from(DOC.join(LINE, LINE.c.doc_id == DOC.c.id).join(PRODUCT, PRODUCT.c.id == LINE.c.product_id)
+                 .join(_FROM_WH, _FROM_WH.c.id == DOC.c.warehouse_id)
+                 .outerjoin(_TO_WH, _TO_WH.c.id == DOC.c.to_warehouse_id))
     .where(DOC.c.id == bindparam("d")).order_by(LINE.c.line_no).with_for_update(of=DOC))
 
 
@@ -793,17 +797,12 @@ def _lock_doc(db: DB, doc_id: int) -> tuple[Any, list[_LineFacts]]:
 
 
 _WH_CODES = select(WAREHOUSE.c.id, WAREHOUSE.c.code).where(WAREHOUSE.c.id.in_(bindparam("ids", expanding=True)))
-_WH_CODE_CACHE: dict[str, dict[int, str]] = {}
 
 
 def _warehouse_codes(db: DB, ids: set[int]) -> dict[int, str]:
-    """Warehouse codes by id; codes never change, so each process remembers them per database."""
-    conn = conn_of(db)
-    known = _WH_CODE_CACHE.setdefault(str(conn.engine.url), {})
-    missing = ids - known.keys()
-    if missing:
-        known.update(conn.execute(_WH_CODES, {"ids": sorted(missing)}).all())
-    return {i: known[i] for i in ids}
+    """Warehouse codes by id. Not remembered between transactions: a warehouse made in one that
+    rolled back may leave its id to another warehouse."""
+    return {r.id: r.code for r in conn_of(db).execute(_WH_CODES, {"ids": sorted(ids)})}
 
 
 _ENTRY_INSERT = insert(ENTRY)
@@ -1024,7 +1023,7 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     if doc.doc_type == DocType.SALES_DELIVERY and not doc.red and rules.credit_control != "off":
         warnings = orderlinks.credit_check(db, doc.partner_id, orderlinks.delivery_value(db, doc.id), rules, doc.no)
     orderlinks.apply_stock(db, doc, 1, rules)
-    wh_codes = _warehouse_codes(db, {doc.warehouse_id} | ({doc.to_warehouse_id} if doc.to_warehouse_id else set()))
+    wh_codes = {doc.warehouse_id: doc.wh_code, **({doc.to_warehouse_id: doc.to_wh_code} if doc.to_warehouse_id else {})}
     keys = {(ln.product_id, doc.warehouse_id, ln.batch) for ln in lines}
     if doc.to_warehouse_id:
         keys |= {(ln.product_id, doc.to_warehouse_id, ln.batch) for ln in lines}
