@@ -27,7 +27,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jxc.db.base import table_of
@@ -60,6 +59,8 @@ from jxc.services.common import (
     PeriodRef,
     append_audit,
     conn_of,
+    deferred_audit,
+    insert_unique,
     open_period_and_rules,
     reading,
     retrying,
@@ -175,7 +176,7 @@ def _check_settle(db: DB, side: Side, partner_id: int | None, lines: Sequence[Se
     return found
 
 
-def enter_cash(db: DB, data: CashIn, actor: Actor) -> CashRef:
+def enter_cash(db: DB, data: CashIn, actor: Actor, *, check_settle: bool = True) -> CashRef:
     side = parse_side(data.side)
     errors: list[JxcError] = []
     partner = tradecommon.partner_row(db, data.partner, side, errors)
@@ -186,7 +187,8 @@ def enter_cash(db: DB, data: CashIn, actor: Actor) -> CashRef:
     if len(data.memo) > 200:
         errors.append(InvalidInput(field="memo", reason="input.too_long", max=200))
     period, rules = open_period_and_rules(db, data.doc_date)
-    _check_settle(db, side, partner.id if partner else None, data.settle, data.doc_date, rules, errors)
+    if check_settle:
+        _check_settle(db, side, partner.id if partner else None, data.settle, data.doc_date, rules, errors)
     applied = sum((ln.amount for ln in data.settle), ZERO)
     if not errors and applied > data.amount:
         errors.append(InvalidInput(field="settle", reason="trade.settle_above_amount", value=str(applied),
@@ -196,18 +198,20 @@ def enter_cash(db: DB, data: CashIn, actor: Actor) -> CashRef:
     assert partner is not None and account is not None
     no = tradecommon.number_for(db, "cash", side, period, data.no)
     conn = conn_of(db)
-    try:
-        with conn.begin_nested():
-            cash_id = int(conn.execute(insert(CASH).returning(CASH.c.id), {
-                "side": side.value, "no": no, "doc_date": data.doc_date, "period_id": period.id,
-                "partner_id": partner.id, "account_id": account.id, "amount": data.amount,
-                "status": DocStatus.DRAFT.value, "memo": data.memo, "voucher_id": None, "settlement_id": None,
-                "created_by": actor.id, "created_at": utcnow(), "audited_by": None}).scalar_one())
-    except IntegrityError as exc:
-        raise DuplicateCode(entity=f"cash_{side.value}", code=no) from exc
+    cash_id = insert_unique(conn, CASH, ("side", "no"), {
+        "side": side.value, "no": no, "doc_date": data.doc_date, "period_id": period.id, "partner_id": partner.id,
+        "account_id": account.id, "amount": data.amount, "status": DocStatus.DRAFT.value, "memo": data.memo,
+        "voucher_id": None, "settlement_id": None, "created_by": actor.id, "created_at": utcnow(),
+        "audited_by": None})
+    if cash_id is None:
+        raise DuplicateCode(entity=f"cash_{side.value}", code=no)
     if data.settle:
-        ids = {ln.invoice: conn.execute(_INVOICE_BY_NO, {"s": side.value, "no": ln.invoice}).one().id
-               for ln in data.settle}
+        found = {ln.invoice: conn.execute(_INVOICE_BY_NO, {"s": side.value, "no": ln.invoice}).one_or_none()
+                 for ln in data.settle}
+        if not all(found.values()):  # unchecked so far: say which
+            _check_settle(db, side, partner.id, data.settle, data.doc_date, rules, errors)
+            raise BatchInvalid(errors)
+        ids = {no: row.id for no, row in found.items() if row is not None}
         conn.execute(insert(CSETTLE), [{"cash_doc_id": cash_id, "line_no": i, "invoice_id": ids[ln.invoice],
                                         "amount": ln.amount, "writeoff": ln.writeoff}
                                        for i, ln in enumerate(data.settle, start=1)])
@@ -464,11 +468,13 @@ def create_cash(db: Session, data: CashIn, *, actor: Actor, audit: bool = False)
     def work() -> CashRef:
         with db.begin():
             conn = db.connection()
-            ref = enter_cash(conn, data, actor)
-            append_audit(conn, actor, "cash.create", "cash_doc", ref.id, {"no": ref.no, "amount": str(ref.amount)})
-            if audit:
-                ref = _audit_cash(conn, ref.id, actor)
-                append_audit(conn, actor, "cash.audit", "cash_doc", ref.id, {"no": ref.no})
+            with deferred_audit(conn, actor):  # both entries at the end, in one append
+                ref = enter_cash(conn, data, actor, check_settle=not audit)  # the audit checks them, locked
+                append_audit(conn, actor, "cash.create", "cash_doc", ref.id,
+                             {"no": ref.no, "amount": str(ref.amount)})
+                if audit:
+                    ref = _audit_cash(conn, ref.id, actor)
+                    append_audit(conn, actor, "cash.audit", "cash_doc", ref.id, {"no": ref.no})
             return ref
     return retrying(work)
 

@@ -42,7 +42,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, type_coerce, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jxc.db.base import table_of
@@ -94,6 +93,8 @@ from jxc.services.common import (
     PeriodRef,
     append_audit,
     conn_of,
+    deferred_audit,
+    insert_unique,
     open_period_and_rules,
     reading,
     retrying,
@@ -326,16 +327,13 @@ def enter_invoice(db: DB, data: InvoiceIn, actor: Actor) -> InvoiceRef:
     lines = [p for p in priced if p is not None]
     amount = sum((p.amounts.amount for p in lines), ZERO)
     tax = sum((p.amounts.tax for p in lines), ZERO)
-    try:
-        with conn.begin_nested():
-            invoice_id = int(conn.execute(insert(INVOICE).returning(INVOICE.c.id), {
-                "side": side.value, "no": no, "invoice_date": data.invoice_date, "period_id": period.id,
-                "partner_id": partner.id, "invoice_kind": kind.value, "red": data.red, "status": DocStatus.DRAFT.value,
-                "amount": amount, "tax": tax, "total": amount + tax, "salesperson": data.salesperson,
-                "memo": data.memo, "voucher_id": None, "match_override": "", "created_by": actor.id,
-                "created_at": utcnow(), "audited_by": None}).scalar_one())
-    except IntegrityError as exc:
-        raise DuplicateCode(entity=f"invoice_{side.value}", code=no) from exc
+    invoice_id = insert_unique(conn, INVOICE, ("side", "no"), {
+        "side": side.value, "no": no, "invoice_date": data.invoice_date, "period_id": period.id,
+        "partner_id": partner.id, "invoice_kind": kind.value, "red": data.red, "status": DocStatus.DRAFT.value,
+        "amount": amount, "tax": tax, "total": amount + tax, "salesperson": data.salesperson, "memo": data.memo,
+        "voucher_id": None, "match_override": "", "created_by": actor.id, "created_at": utcnow(), "audited_by": None})
+    if invoice_id is None:
+        raise DuplicateCode(entity=f"invoice_{side.value}", code=no)
     line_ids = [int(x) for x in conn.execute(insert(ILINE).returning(ILINE.c.id), [
         {"invoice_id": invoice_id, "line_no": i, "product_id": p.product_id, "qty": p.qty, "price": p.amounts.price,
          "price_incl_tax": p.price_incl_tax, "tax_rate": p.rate, "amount": p.amounts.amount, "tax": p.amounts.tax,
@@ -622,11 +620,12 @@ def create_invoice(db: Session, data: InvoiceIn, *, actor: Actor, audit: bool = 
     def work() -> InvoiceRef:
         with db.begin():
             conn = db.connection()
-            ref = enter_invoice(conn, data, actor)
-            append_audit(conn, actor, "invoice.create", "invoice", ref.id, {"no": ref.no, "side": ref.side})
-            if audit:
-                ref = _audit(conn, ref.id, actor, override_match)
-                _audit_entry(conn, actor, ref, "invoice.audit")
+            with deferred_audit(conn, actor):  # both entries at the end, in one append
+                ref = enter_invoice(conn, data, actor)
+                append_audit(conn, actor, "invoice.create", "invoice", ref.id, {"no": ref.no, "side": ref.side})
+                if audit:
+                    ref = _audit(conn, ref.id, actor, override_match)
+                    _audit_entry(conn, actor, ref, "invoice.audit")
             return ref
     return retrying(work)
 

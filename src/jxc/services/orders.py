@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jxc.db.base import table_of
@@ -34,7 +33,17 @@ from jxc.domain.permissions import Actor
 from jxc.domain.stockdocs import DocType
 from jxc.domain.trade import Execution, OrderStatus, Side, TradeWarning, execution
 from jxc.services import orderlinks, stock, tradecommon
-from jxc.services.common import DB, append_audit, conn_of, open_period_and_rules, reading, retrying, utcnow
+from jxc.services.common import (
+    DB,
+    append_audit,
+    conn_of,
+    deferred_audit,
+    insert_unique,
+    open_period_and_rules,
+    reading,
+    retrying,
+    utcnow,
+)
 from jxc.services.tradecommon import PARTNER, PRODUCT, parse_side
 
 ORDER = table_of(TradeOrder)
@@ -99,15 +108,13 @@ def enter_order(db: DB, data: OrderIn, actor: Actor) -> OrderRef:
     amount = sum((p.amounts.amount for p in lines), ZERO)
     tax = sum((p.amounts.tax for p in lines), ZERO)
     conn = conn_of(db)
-    try:
-        with conn.begin_nested():
-            order_id = int(conn.execute(insert(ORDER).returning(ORDER.c.id), {
-                "side": side.value, "no": no, "order_date": data.order_date, "partner_id": partner.id,
-                "status": OrderStatus.DRAFT.value, "delivery_date": data.delivery_date,
-                "salesperson": data.salesperson, "memo": data.memo, "amount": amount, "tax": tax,
-                "created_by": actor.id, "created_at": utcnow(), "audited_by": None}).scalar_one())
-    except IntegrityError as exc:
-        raise DuplicateCode(entity=f"order_{side.value}", code=no) from exc
+    order_id = insert_unique(conn, ORDER, ("side", "no"), {
+        "side": side.value, "no": no, "order_date": data.order_date, "partner_id": partner.id,
+        "status": OrderStatus.DRAFT.value, "delivery_date": data.delivery_date, "salesperson": data.salesperson,
+        "memo": data.memo, "amount": amount, "tax": tax, "created_by": actor.id, "created_at": utcnow(),
+        "audited_by": None})
+    if order_id is None:
+        raise DuplicateCode(entity=f"order_{side.value}", code=no)
     conn.execute(insert(OLINE), [
         {"order_id": order_id, "line_no": i, "product_id": p.product_id, "qty": p.qty, "price": p.amounts.price,
          "price_incl_tax": p.price_incl_tax, "tax_rate": p.rate, "amount": p.amounts.amount, "tax": p.amounts.tax,
@@ -166,11 +173,12 @@ def create_order(db: Session, data: OrderIn, *, actor: Actor, audit: bool = Fals
     def work() -> OrderRef:
         with db.begin():
             conn = db.connection()
-            ref = enter_order(conn, data, actor)
-            append_audit(conn, actor, "order.create", "order", ref.id, {"no": ref.no, "side": ref.side})
-            if audit:
-                ref = _step(conn, ref.id, "audit", actor)
-                _log(conn, actor, ref, "audit")
+            with deferred_audit(conn, actor):  # both entries at the end, in one append
+                ref = enter_order(conn, data, actor)
+                append_audit(conn, actor, "order.create", "order", ref.id, {"no": ref.no, "side": ref.side})
+                if audit:
+                    ref = _step(conn, ref.id, "audit", actor)
+                    _log(conn, actor, ref, "audit")
             return ref
     return retrying(work)
 

@@ -28,7 +28,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, null, or_, select, union_all, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jxc.db.base import table_of
@@ -111,9 +110,11 @@ from jxc.services.common import (
     BookRules,
     PeriodRef,
     append_audit,
+    append_audit_many,
     book_rules,
     conn_of,
     dialect_insert,
+    insert_unique,
     open_period_and_rules,
     reserve_ids,
     retrying,
@@ -513,18 +514,14 @@ def enter_doc(db: DB, data: StockDocIn, actor: Actor, refs: Refs | None = None) 
     else:
         year, month = int(period.label[:4]), int(period.label[5:])
         no = doc_number(doc_type, year, month, _next_doc_number(db, doc_type.value, period.id))
-    try:
-        with conn.begin_nested():  # a concurrent writer may take the same number between check and insert
-            doc_id = int(conn.execute(_DOC_INSERT, {
-                **header, "no": no, "doc_date": data.doc_date, "period_id": period.id,
-                "status": DocStatus.DRAFT.value, "red": False, "source_id": source_id, "reason": data.reason,
-                "memo": data.memo, "created_by": actor.id, "created_at": utcnow(), "audited_by": None,
-                "voucher_id": None, "order_id": order_id, "salesperson": data.salesperson,
-            }).scalar_one())
-    except IntegrityError as exc:
-        if "stock_doc.no" not in str(exc.orig) and "uq_stock_doc_doc_type_no" not in str(exc.orig):
-            raise
-        raise DuplicateCode(entity=doc_type.value, code=no) from exc
+    # A concurrent writer may take the same number between the check and the insert.
+    doc_id = insert_unique(conn, DOC, ("doc_type", "no"), {
+        **header, "no": no, "doc_date": data.doc_date, "period_id": period.id, "status": DocStatus.DRAFT.value,
+        "red": False, "source_id": source_id, "reason": data.reason, "memo": data.memo, "created_by": actor.id,
+        "created_at": utcnow(), "audited_by": None, "voucher_id": None, "order_id": order_id,
+        "salesperson": data.salesperson})
+    if doc_id is None:
+        raise DuplicateCode(entity=doc_type.value, code=no)
     conn.execute(_LINE_INSERT, [
         {"doc_id": doc_id, "line_no": i, "product_id": r.product_id, "qty": r.qty, "price": r.price,
          "tax_rate": r.tax_rate, "amount": r.amount, "tax": r.tax, "batch": r.batch, "expiry": r.expiry,
@@ -1569,10 +1566,14 @@ def create_stock_doc(db: Session, data: StockDocIn, *, actor: Actor, audit: bool
             created = enter_doc(db.connection(), data, actor)
             ref = _audit(db.connection(), created.id, actor) if audit else created
             # The audit log last: its head is the final lock every writer takes (see common.py).
-            append_audit(db, actor, "stock_doc.create", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})
+            entries: list[tuple[str, str, object, dict[str, Any]]] = [
+                ("stock_doc.create", "stock_doc", ref.id, {"type": ref.doc_type, "no": ref.no})]
             if audit:
-                append_audit(db, actor, "stock_doc.audit", "stock_doc", ref.id,
-                             {"type": ref.doc_type, "no": ref.no})
+                params: dict[str, Any] = {"type": ref.doc_type, "no": ref.no}
+                if ref.warnings:
+                    params["warnings"] = [[w.code, w.params] for w in ref.warnings]
+                entries.append(("stock_doc.audit", "stock_doc", ref.id, params))
+            append_audit_many(db, actor, entries)
             return ref
     return retrying(work)
 
