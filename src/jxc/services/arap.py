@@ -40,10 +40,22 @@ VOUCHER = table_of(Voucher)
 _ITEM_ACCOUNT_IDS = select(ACCOUNT.c.id).where(ACCOUNT.c.code.in_(ITEM_ACCOUNTS)).scalar_subquery()
 
 
+_ITEM_ACCOUNTS_Q = select(ACCOUNT.c.code, ACCOUNT.c.id).where(ACCOUNT.c.code.in_(ITEM_ACCOUNTS))
+
+
 def item_account_ids(db: DB) -> dict[str, int]:
     """code -> id of the open-item accounts present in the chart."""
-    return {r.code: r.id for r in conn_of(db).execute(
-        select(ACCOUNT.c.code, ACCOUNT.c.id).where(ACCOUNT.c.code.in_(ITEM_ACCOUNTS)))}
+    return {r.code: r.id for r in conn_of(db).execute(_ITEM_ACCOUNTS_Q)}
+
+
+_OPEN_OF = (select(func.sum(ITEM.c.open)).join(ACCOUNT, ACCOUNT.c.id == ITEM.c.account_id)
+            .where(ACCOUNT.c.code.in_(bindparam("codes", expanding=True)), ITEM.c.partner_id == bindparam("p")))
+
+
+def open_balance_of(db: DB, codes: Sequence[str], partner_id: int) -> Decimal:
+    """Σ open of a partner's items on the accounts with these codes (debit +)."""
+    total = conn_of(db).execute(_OPEN_OF, {"codes": list(codes), "p": partner_id}).scalar()
+    return Decimal(total) if total is not None else ZERO
 
 
 def add_voucher_items(db: DB, voucher_ids: Sequence[int], first_line: int = 1) -> None:

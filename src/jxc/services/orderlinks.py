@@ -158,19 +158,22 @@ def refuse_if_invoiced(db: DB, doc: Any) -> None:
 
 # --- credit control -----------------------------------------------------------------------
 
+_SRC = LINE.alias("src")
+# Built once: a statement built per call costs more in SQLAlchemy than SQLite takes to run it.
+_UNINVOICED = (
+    select(DOC.c.doc_type, DOC.c.red, LINE.c.qty, LINE.c.inv_qty, func.coalesce(LINE.c.price, _SRC.c.price),
+           func.coalesce(LINE.c.tax_rate, _SRC.c.tax_rate))
+    .select_from(DOC.join(LINE, LINE.c.doc_id == DOC.c.id).outerjoin(_SRC, _SRC.c.id == LINE.c.source_line_id))
+    .where(DOC.c.partner_id == bindparam("p"), DOC.c.status == "audited",
+           DOC.c.doc_type.in_([DocType.SALES_DELIVERY.value, DocType.SALES_RETURN.value]),
+           LINE.c.qty != LINE.c.inv_qty))
+
+
 def uninvoiced_deliveries(db: DB, partner_id: int) -> Decimal:
     """The tax-inclusive value of a customer's audited deliveries not yet invoiced, less
     what came back: Σ (qty − invoiced) × price × (1 + rate) over deliveries, less returns
     not yet red-invoiced at their source line's price."""
-    conn = conn_of(db)
-    src = LINE.alias("src")
-    rows = conn.execute(
-        select(DOC.c.doc_type, DOC.c.red, LINE.c.qty, LINE.c.inv_qty, func.coalesce(LINE.c.price, src.c.price),
-               func.coalesce(LINE.c.tax_rate, src.c.tax_rate))
-        .select_from(DOC.join(LINE, LINE.c.doc_id == DOC.c.id).outerjoin(src, src.c.id == LINE.c.source_line_id))
-        .where(DOC.c.partner_id == partner_id, DOC.c.status == "audited",
-               DOC.c.doc_type.in_([DocType.SALES_DELIVERY.value, DocType.SALES_RETURN.value]),
-               LINE.c.qty != LINE.c.inv_qty))
+    rows = conn_of(db).execute(_UNINVOICED, {"p": partner_id})
     total = ZERO
     for doc_type, red, q, inv, price, rate in rows:
         if price is None:
@@ -181,9 +184,11 @@ def uninvoiced_deliveries(db: DB, partner_id: int) -> Decimal:
 
 
 def exposure(db: DB, partner_id: int) -> Decimal:
-    ids = arap.item_account_ids(db)
-    accounts = [ids[c] for c in (AR_ACCOUNT, ADVANCE_RECEIVED) if c in ids]
-    return arap.open_balance(db, accounts, partner_id) + uninvoiced_deliveries(db, partner_id)
+    """Open receivables less advances (应收 + 预收 items) plus deliveries not yet invoiced."""
+    return arap.open_balance_of(db, (AR_ACCOUNT, ADVANCE_RECEIVED), partner_id) + uninvoiced_deliveries(db, partner_id)
+
+
+_CREDIT_LIMIT = select(PARTNER.c.code, PARTNER.c.credit_limit).where(PARTNER.c.id == bindparam("p"))
 
 
 def credit_check(db: DB, partner_id: int | None, amount: Decimal, rules: BookRules,
@@ -192,8 +197,7 @@ def credit_check(db: DB, partner_id: int | None, amount: Decimal, rules: BookRul
     (tax included). Returns warnings (setting 'warn'); raises CreditLimitExceeded ('block')."""
     if partner_id is None or rules.credit_control == CreditControl.OFF or amount <= 0:
         return ()
-    row = conn_of(db).execute(select(PARTNER.c.code, PARTNER.c.credit_limit).where(
-        PARTNER.c.id == partner_id)).one()
+    row = conn_of(db).execute(_CREDIT_LIMIT, {"p": partner_id}).one()
     if row.credit_limit is None:
         return ()
     total = exposure(db, partner_id) + amount
