@@ -137,10 +137,10 @@ def test_settling_more_than_is_open_is_refused(book):
     err = refused(run(book, "receipt", "add", "--partner", "C001", "--account", "1002", "--amount", "500",
                       "--date", "2026-06-21", "--settle", f"{invoice}:500", "--audit"))
     # The field (settlement line 1, its amount) and the problem, in Chinese.
-    assert "核销第 1 项 金额" in err and "核销金额 500 超过未核销金额 113.00" in err
+    assert "核销第 1 项 金额" in err and "核销金额 500.00 超过未核销金额 113.00" in err
     err = refused(run(book, "--lang", "en", "receipt", "add", "--partner", "C001", "--account", "1002",
                       "--amount", "500", "--date", "2026-06-21", "--settle", f"{invoice}:500"))
-    assert "settlement #1 amount" in err and "The amount to settle, 500, is more than the open amount 113.00" in err
+    assert "settlement #1 amount" in err and "The amount to settle, 500.00, is more than the open amount 113.00" in err
     assert not re.search(r"[\u4e00-\u9fff]", err)
     assert count(book, CashDoc) == before
     # A malformed settlement and a malformed amount are both reported, named by field.

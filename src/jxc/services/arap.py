@@ -28,7 +28,7 @@ from jxc.db.base import table_of
 from jxc.db.models import Account, ArapItem, Settlement, SettlementPair, Voucher, VoucherLine
 from jxc.domain.numbers import ZERO
 from jxc.domain.trade import ITEM_ACCOUNTS, SettleRefused
-from jxc.services.common import DB, conn_of, update_many
+from jxc.services.common import DB, conn_of, per_transaction, update_many
 
 ITEM = table_of(ArapItem)
 PAIR = table_of(SettlementPair)
@@ -45,7 +45,7 @@ _ITEM_ACCOUNTS_Q = select(ACCOUNT.c.code, ACCOUNT.c.id).where(ACCOUNT.c.code.in_
 
 def item_account_ids(db: DB) -> dict[str, int]:
     """code -> id of the open-item accounts present in the chart."""
-    return {r.code: r.id for r in conn_of(db).execute(_ITEM_ACCOUNTS_Q)}
+    return per_transaction(db, "item_accounts", lambda: {r.code: r.id for r in conn_of(db).execute(_ITEM_ACCOUNTS_Q)})
 
 
 _OPEN_OF = (select(func.sum(ITEM.c.open)).join(ACCOUNT, ACCOUNT.c.id == ITEM.c.account_id)

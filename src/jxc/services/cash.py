@@ -114,11 +114,19 @@ _INVOICE_BY_NO = select(INVOICE.c.id, INVOICE.c.no, INVOICE.c.status, INVOICE.c.
     INVOICE.c.side == bindparam("s"), INVOICE.c.no == bindparam("no"))
 
 
-def _invoice_item(db: DB, voucher_id: int | None, account_id: int) -> Any:
-    if voucher_id is None:
-        return None
-    return conn_of(db).execute(select(ITEM.c.id, ITEM.c.amount, ITEM.c.open).where(
-        ITEM.c.voucher_id == voucher_id, ITEM.c.account_id == account_id)).first()
+# The invoice with its open item on the account invoices of its side sit on, in one read.
+_INVOICE_AND_ITEM = (
+    select(INVOICE.c.id, INVOICE.c.no, INVOICE.c.status, INVOICE.c.partner_id, INVOICE.c.red, INVOICE.c.voucher_id,
+           ITEM.c.id.label("item_id"), ITEM.c.open.label("item_open"))
+    .select_from(INVOICE.outerjoin(ITEM, (ITEM.c.voucher_id == INVOICE.c.voucher_id)
+                                   & (ITEM.c.account_id == bindparam("a"))))
+    .where(INVOICE.c.side == bindparam("s"), INVOICE.c.no == bindparam("no")))
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    id: int
+    open: Decimal
 
 
 def _check_amount(name: str, value: Decimal, errors: list[JxcError], *, positive: bool) -> bool:
@@ -152,7 +160,7 @@ def _check_settle(db: DB, side: Side, partner_id: int | None, lines: Sequence[Se
         if ok and ln.writeoff and rules.writeoff_account_id is None:
             errors.append(InvalidInput(field=f"{name}.writeoff", reason="trade.no_writeoff_account"))
             ok = False
-        inv = conn_of(db).execute(_INVOICE_BY_NO, {"s": side.value, "no": ln.invoice}).one_or_none()
+        inv = conn_of(db).execute(_INVOICE_AND_ITEM, {"s": side.value, "no": ln.invoice, "a": main}).first()
         if inv is None:
             errors.append(InvalidInput(field=f"{name}.invoice", reason="trade.unknown_invoice", value=ln.invoice))
             continue
@@ -166,7 +174,7 @@ def _check_settle(db: DB, side: Side, partner_id: int | None, lines: Sequence[Se
         if partner_id is not None and inv.partner_id != partner_id:
             errors.append(InvalidInput(field=f"{name}.invoice", reason="stock.source_other_partner", value=ln.invoice))
             continue
-        item = _invoice_item(db, inv.voucher_id, main)
+        item = _Item(inv.item_id, inv.item_open) if inv.item_id is not None else None
         open_amount = abs(item.open) if item is not None else ZERO
         if ok and ln.amount + ln.writeoff > open_amount:
             errors.append(InvalidInput(field=f"{name}.amount", reason="trade.settle_exceeds",

@@ -167,17 +167,51 @@ _PERIOD_AND_RULES = (
 )
 
 
+_PERIOD_MEMO = "jxc_period_memo"
+_TX_MEMO = "jxc_tx_memo"
+
+
+def per_transaction(db: DB, key: str, compute: Callable[[], T]) -> T:
+    """compute(), remembered until the current transaction ends: for facts a transaction reads
+    more than once and cannot change (the ids of the chart's fixed accounts)."""
+    conn = conn_of(db)
+    txn = conn.get_nested_transaction() or conn.get_transaction()
+    memo = conn.info.get(_TX_MEMO)
+    if txn is None:
+        return compute()
+    if memo is None or memo[0] is not txn:
+        values: dict[str, Any] = {}
+        memo = conn.info[_TX_MEMO] = (txn, values)
+    if key not in memo[1]:
+        memo[1][key] = compute()
+    return memo[1][key]  # type: ignore[no-any-return]
+
+
 def open_period_and_rules(db: DB, day: date) -> tuple[PeriodRef, BookRules]:
     """The open period of `day` and the book's rules, in one round trip (the posting path needs
     both). The period row is locked FOR SHARE, so a close (FOR UPDATE) waits for us; the company
-    row is read, not locked. Raises PeriodMissing, PeriodClosed, BookMissing."""
-    row = conn_of(db).execute(_PERIOD_AND_RULES, {"day": day}).one_or_none()
+    row is read, not locked. Raises PeriodMissing, PeriodClosed, BookMissing.
+
+    Remembered for the rest of the transaction (entering and auditing a document ask twice):
+    the lock holds the period open until then, and nothing in a posting changes the rules."""
+    conn = conn_of(db)
+    txn = conn.get_nested_transaction() or conn.get_transaction()
+    memo = conn.info.get(_PERIOD_MEMO)
+    if memo is not None and memo[0] is txn and day in memo[1]:
+        return memo[1][day]  # type: ignore[no-any-return]
+    row = conn.execute(_PERIOD_AND_RULES, {"day": day}).one_or_none()
     if row is None:
         book_rules(db)  # raises BookMissing for an empty database
         raise PeriodMissing(date=day.isoformat())
     period = _period_ref(row)
     ensure_open(period.status, period.label)
-    return period, _rules_of(row)
+    found = (period, _rules_of(row))
+    if txn is not None:
+        if memo is None or memo[0] is not txn:
+            days: dict[date, tuple[PeriodRef, BookRules]] = {}
+            memo = conn.info[_PERIOD_MEMO] = (txn, days)
+        memo[1][day] = found
+    return found
 
 
 def period_by_label(db: Session, year: int, month: int) -> PeriodRef | None:

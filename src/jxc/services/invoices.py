@@ -150,6 +150,7 @@ class InvoiceRef:
     status: str
     total: Decimal
     red: bool = False
+    match_override: str = ""  # the three-way match problems accepted at audit
 
 
 # --- how much of a receipt/delivery line is left to bill --------------------------------
@@ -477,16 +478,20 @@ def _audit(db: DB, invoice_id: int, actor: Actor, override: bool) -> InvoiceRef:
                                               inv.id, actor)
     adjust_docs = _adjust_stock(db, inv, booked, period, actor) if side is Side.PURCHASE else {}
     _record(db, inv, booked, adjust_docs, 1)
+    accepted = "; ".join(problems)[:400]
     conn.execute(update(INVOICE).where(INVOICE.c.id == inv.id).values(
-        status=DocStatus.AUDITED.value, voucher_id=voucher_id, audited_by=actor.id,
-        match_override="; ".join(problems)[:400]))
-    return InvoiceRef(inv.id, inv.side, inv.no, DocStatus.AUDITED.value, inv.total, inv.red)
+        status=DocStatus.AUDITED.value, voucher_id=voucher_id, audited_by=actor.id, match_override=accepted))
+    return InvoiceRef(inv.id, inv.side, inv.no, DocStatus.AUDITED.value, inv.total, inv.red, accepted)
+
+
+_CODES = (AR_ACCOUNT, AP_ACCOUNT, ESTIMATED_AP, INPUT_VAT, OUTPUT_VAT, REVENUE, COST_OF_SALES, GOODS_IN_TRANSIT)
+_ACCOUNT_IDS = select(tradecommon.ACCOUNT.c.code, tradecommon.ACCOUNT.c.id).where(
+    tradecommon.ACCOUNT.c.code.in_(_CODES))
 
 
 def _account_ids(db: DB) -> dict[str, int]:
-    codes = (AR_ACCOUNT, AP_ACCOUNT, ESTIMATED_AP, INPUT_VAT, OUTPUT_VAT, REVENUE, COST_OF_SALES, GOODS_IN_TRANSIT)
-    found = {r.code: r.id for r in conn_of(db).execute(
-        select(tradecommon.ACCOUNT.c.code, tradecommon.ACCOUNT.c.id).where(tradecommon.ACCOUNT.c.code.in_(codes)))}
+    codes = _CODES
+    found = {r.code: r.id for r in conn_of(db).execute(_ACCOUNT_IDS)}
     missing = [c for c in codes if c not in found]
     if missing:
         raise InvalidInput(field="account", reason="account.unknown", account=", ".join(missing))
@@ -631,10 +636,9 @@ def create_invoice(db: Session, data: InvoiceIn, *, actor: Actor, audit: bool = 
 
 
 def _audit_entry(conn: DB, actor: Actor, ref: InvoiceRef, action: str) -> None:
-    row = conn_of(conn).execute(select(INVOICE.c.match_override).where(INVOICE.c.id == ref.id)).scalar()
     params: dict[str, Any] = {"no": ref.no, "side": ref.side, "total": str(ref.total)}
-    if row:
-        params["match_override"] = row
+    if ref.match_override:
+        params["match_override"] = ref.match_override
     append_audit(conn, actor, action, "invoice", ref.id, params)
 
 
