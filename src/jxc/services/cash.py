@@ -178,7 +178,7 @@ def _check_settle(db: DB, side: Side, partner_id: int | None, lines: Sequence[Se
         open_amount = abs(item.open) if item is not None else ZERO
         if ok and ln.amount + ln.writeoff > open_amount:
             errors.append(InvalidInput(field=f"{name}.amount", reason="trade.settle_exceeds",
-                                       amount=str(ln.amount + ln.writeoff), open=str(open_amount)))
+                                       amount=str(money(ln.amount + ln.writeoff)), open=str(open_amount)))
             continue
         found.append((inv, item))
     return found
