@@ -58,21 +58,23 @@ def open_balance_of(db: DB, codes: Sequence[str], partner_id: int) -> Decimal:
     return Decimal(total) if total is not None else ZERO
 
 
+_AMOUNT = VLINE.c.debit - VLINE.c.credit
+_ADD_ITEMS = insert(ITEM).from_select(
+    ["account_id", "partner_id", "item_date", "amount", "open", "source_type", "source_id", "voucher_id", "line_no",
+     "memo"],
+    select(VLINE.c.account_id, VLINE.c.partner_id, VLINE.c.voucher_date, _AMOUNT, _AMOUNT,
+           func.coalesce(VOUCHER.c.source_type, literal("voucher")), func.coalesce(VOUCHER.c.source_id, VOUCHER.c.id),
+           VOUCHER.c.id, VLINE.c.line_no, VLINE.c.memo)
+    .join(VOUCHER, VOUCHER.c.id == VLINE.c.voucher_id)
+    .where(VLINE.c.voucher_id.in_(bindparam("vids", expanding=True)), VLINE.c.line_no >= bindparam("first"),
+           VLINE.c.partner_id.is_not(None), VLINE.c.account_id.in_(_ITEM_ACCOUNT_IDS)))
+
+
 def add_voucher_items(db: DB, voucher_ids: Sequence[int], first_line: int = 1) -> None:
     """Make the open items of these posted vouchers' lines (from line first_line on)."""
     if not voucher_ids:
         return
-    conn = conn_of(db)
-    amount = VLINE.c.debit - VLINE.c.credit
-    src = (select(VLINE.c.account_id, VLINE.c.partner_id, VLINE.c.voucher_date, amount, amount,
-                  func.coalesce(VOUCHER.c.source_type, literal("voucher")),
-                  func.coalesce(VOUCHER.c.source_id, VOUCHER.c.id), VOUCHER.c.id, VLINE.c.line_no, VLINE.c.memo)
-           .join(VOUCHER, VOUCHER.c.id == VLINE.c.voucher_id)
-           .where(VLINE.c.voucher_id.in_(list(voucher_ids)), VLINE.c.line_no >= first_line,
-                  VLINE.c.partner_id.is_not(None), VLINE.c.account_id.in_(_ITEM_ACCOUNT_IDS)))
-    conn.execute(insert(ITEM).from_select(
-        ["account_id", "partner_id", "item_date", "amount", "open", "source_type", "source_id", "voucher_id",
-         "line_no", "memo"], src))
+    conn_of(db).execute(_ADD_ITEMS, {"vids": list(voucher_ids), "first": first_line})
 
 
 def drop_voucher_items(db: DB, voucher_id: int, document: str) -> None:

@@ -238,6 +238,13 @@ def _new_settlement(db: DB, side: Side, partner_id: int, day: date, period: Peri
     return settlement_id, no
 
 
+_SETTLES = (select(CSETTLE, INVOICE.c.no).join(INVOICE, INVOICE.c.id == CSETTLE.c.invoice_id)
+            .where(CSETTLE.c.cash_doc_id == bindparam("c")).order_by(CSETTLE.c.line_no))
+_ITEM_OF = select(ITEM.c.id).where(ITEM.c.voucher_id == bindparam("v"), ITEM.c.account_id == bindparam("a"))
+_SET_AUDITED = update(CASH).where(CASH.c.id == bindparam("c")).values(
+    status=bindparam("s"), voucher_id=bindparam("v"), audited_by=bindparam("a"), settlement_id=bindparam("st"))
+
+
 def _audit_cash(db: DB, cash_id: int, actor: Actor) -> CashRef:
     conn = conn_of(db)
     doc = conn.execute(_LOCK, {"c": cash_id}).one_or_none()
@@ -249,8 +256,7 @@ def _audit_cash(db: DB, cash_id: int, actor: Actor) -> CashRef:
     if rules.require_distinct_auditor and doc.created_by == actor.id:
         raise SameUserAudit(voucher=doc.no, user=actor.username)
     side = Side(doc.side)
-    settles = list(conn.execute(select(CSETTLE, INVOICE.c.no).join(INVOICE, INVOICE.c.id == CSETTLE.c.invoice_id)
-                                .where(CSETTLE.c.cash_doc_id == doc.id).order_by(CSETTLE.c.line_no)))
+    settles = list(conn.execute(_SETTLES, {"c": doc.id}))
     lines_in = [SettleLineIn(r.no, r.amount, r.writeoff) for r in settles]
     errors: list[JxcError] = []
     found = _check_settle(db, side, doc.partner_id, lines_in, doc.doc_date, rules, errors)
@@ -275,16 +281,15 @@ def _audit_cash(db: DB, cash_id: int, actor: Actor) -> CashRef:
     voucher_id = insert_generated_voucher(db, period, rules, doc.doc_date, doc.no, gen, "cash", doc.id, actor)
     settlement_id = None
     if lines_in:
-        own = conn.execute(select(ITEM.c.id).where(ITEM.c.voucher_id == voucher_id, ITEM.c.account_id == main)
-                           ).scalar_one()
+        own = conn.execute(_ITEM_OF, {"v": voucher_id, "a": main}).scalar_one()
         settlement_id, _ = _new_settlement(db, side, doc.partner_id, doc.doc_date, period, actor, None)
         pairs = []
         for (_, item), ln in zip(found, lines_in, strict=True):
             invoice_item, cash_item = (item.id, own) if side is Side.SALES else (own, item.id)
             pairs.append((invoice_item, cash_item, ln.amount + ln.writeoff))
         arap.settle_pairs(db, settlement_id, doc.no, pairs)
-    conn.execute(update(CASH).where(CASH.c.id == doc.id).values(
-        status=DocStatus.AUDITED.value, voucher_id=voucher_id, audited_by=actor.id, settlement_id=settlement_id))
+    conn.execute(_SET_AUDITED, {"c": doc.id, "s": DocStatus.AUDITED.value, "v": voucher_id, "a": actor.id,
+                                "st": settlement_id})
     return CashRef(doc.id, doc.side, doc.no, DocStatus.AUDITED.value, doc.amount, rest)
 
 

@@ -421,6 +421,10 @@ def _match_problems(db: DB, inv: Any, lines: dict[int, Any], booked: list[_Booke
     return sorted(set(problems), key=problems.index)
 
 
+_SET_AUDITED = update(INVOICE).where(INVOICE.c.id == bindparam("i")).values(
+    status=bindparam("s"), voucher_id=bindparam("v"), audited_by=bindparam("a"), match_override=bindparam("m"))
+
+
 def _audit(db: DB, invoice_id: int, actor: Actor, override: bool) -> InvoiceRef:
     conn = conn_of(db)
     inv = conn.execute(_LOCK, {"i": invoice_id}).one_or_none()
@@ -479,8 +483,8 @@ def _audit(db: DB, invoice_id: int, actor: Actor, override: bool) -> InvoiceRef:
     adjust_docs = _adjust_stock(db, inv, booked, period, actor) if side is Side.PURCHASE else {}
     _record(db, inv, booked, adjust_docs, 1)
     accepted = "; ".join(problems)[:400]
-    conn.execute(update(INVOICE).where(INVOICE.c.id == inv.id).values(
-        status=DocStatus.AUDITED.value, voucher_id=voucher_id, audited_by=actor.id, match_override=accepted))
+    conn.execute(_SET_AUDITED, {"i": inv.id, "s": DocStatus.AUDITED.value, "v": voucher_id, "a": actor.id,
+                                "m": accepted})
     return InvoiceRef(inv.id, inv.side, inv.no, DocStatus.AUDITED.value, inv.total, inv.red, accepted)
 
 

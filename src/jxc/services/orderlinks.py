@@ -63,6 +63,16 @@ ORDER_SIDE = {DocType.PURCHASE_RECEIPT: Side.PURCHASE, DocType.PURCHASE_RETURN: 
 _RETURNS = {DocType.PURCHASE_RETURN, DocType.SALES_RETURN}
 
 
+_ORDER_BY_NO = select(ORDER.c.id, ORDER.c.status, ORDER.c.partner_id).where(
+    ORDER.c.side == bindparam("s"), ORDER.c.no == bindparam("no"))
+_ORDER_LINES = select(OLINE.c.id, OLINE.c.product_id, OLINE.c.qty, OLINE.c.done_qty, OLINE.c.returned_qty).where(
+    OLINE.c.order_id == bindparam("o")).order_by(OLINE.c.line_no)
+_LOCK_ORDER_LINES = (select(OLINE.c.id, OLINE.c.line_no, OLINE.c.qty, OLINE.c.done_qty, OLINE.c.returned_qty,
+                            ORDER.c.no, ORDER.c.status).join(ORDER, ORDER.c.id == OLINE.c.order_id)
+                     .where(OLINE.c.id.in_(bindparam("ids", expanding=True))).order_by(OLINE.c.id)
+                     .with_for_update(of=OLINE))
+
+
 def resolve_order(db: DB, order_no: str, doc_type: str, partner_id: int | None,
                   lines: list[tuple[int, Decimal]]) -> tuple[int, list[int]]:
     """The order a receipt/delivery names, and for each of its (product, qty) lines the order
@@ -72,8 +82,7 @@ def resolve_order(db: DB, order_no: str, doc_type: str, partner_id: int | None,
     if side is None or DocType(doc_type) in _RETURNS:
         raise InvalidInput(field="order", reason="input.not_allowed")
     conn = conn_of(db)
-    order = conn.execute(select(ORDER.c.id, ORDER.c.status, ORDER.c.partner_id).where(
-        ORDER.c.side == side.value, ORDER.c.no == order_no)).one_or_none()
+    order = conn.execute(_ORDER_BY_NO, {"s": side.value, "no": order_no}).one_or_none()
     if order is None:
         raise InvalidInput(field="order", reason="trade.unknown_order", value=order_no)
     if order.status != OrderStatus.AUDITED:
@@ -81,9 +90,7 @@ def resolve_order(db: DB, order_no: str, doc_type: str, partner_id: int | None,
                            status=order.status)
     if partner_id is not None and order.partner_id != partner_id:
         raise InvalidInput(field="order", reason="trade.order_other_partner", value=order_no)
-    olines = list(conn.execute(select(OLINE.c.id, OLINE.c.product_id, OLINE.c.qty, OLINE.c.done_qty,
-                                      OLINE.c.returned_qty).where(OLINE.c.order_id == order.id)
-                               .order_by(OLINE.c.line_no)))
+    olines = list(conn.execute(_ORDER_LINES, {"o": order.id}))
     open_qty = {r.id: r.qty - (r.done_qty - r.returned_qty) for r in olines}
     picked: list[int] = []
     for i, (product_id, qty) in enumerate(lines, start=1):
@@ -124,10 +131,7 @@ def apply_stock(db: DB, doc: Any, sign: int, rules: BookRules) -> None:
     change: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for ln in lines:
         change[ln.order_line_id] += direction * ln.qty
-    olines = {r.id: r for r in conn.execute(
-        select(OLINE.c.id, OLINE.c.line_no, OLINE.c.qty, OLINE.c.done_qty, OLINE.c.returned_qty, ORDER.c.no,
-               ORDER.c.status).join(ORDER, ORDER.c.id == OLINE.c.order_id)
-        .where(OLINE.c.id.in_(sorted(change))).order_by(OLINE.c.id).with_for_update(of=OLINE))}
+    olines = {r.id: r for r in conn.execute(_LOCK_ORDER_LINES, {"ids": sorted(change)})}
     if sign > 0 and column == "done_qty" and direction > 0:
         for ln in lines:
             o = olines[ln.order_line_id]

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from jxc.db.base import table_of
 from jxc.db.models import Account, Partner, Product, TaxRate
@@ -23,6 +23,16 @@ PRODUCT = table_of(Product)
 ACCOUNT = table_of(Account)
 RATE = table_of(TaxRate)
 MAX_PRICE = Decimal("999999999999.999999")
+
+# Built once: building a statement per call costs more in SQLAlchemy than SQLite takes to run it.
+_PARTNER_BY_CODE = select(PARTNER.c.id, PARTNER.c.code, PARTNER.c.kind, PARTNER.c.active,
+                          PARTNER.c.credit_limit).where(PARTNER.c.code == bindparam("c"))
+_PRODUCTS_BY_CODE = select(PRODUCT.c.id, PRODUCT.c.code, PRODUCT.c.name, PRODUCT.c.active, PRODUCT.c.tax_rate).where(
+    PRODUCT.c.code.in_(bindparam("c", expanding=True)))
+_RATES_ON = select(RATE.c.rate).where(RATE.c.valid_from <= bindparam("d"),
+                                      or_(RATE.c.valid_to.is_(None), RATE.c.valid_to >= bindparam("d")))
+_ACCOUNT_BY_CODE = select(ACCOUNT.c.id, ACCOUNT.c.code, ACCOUNT.c.is_leaf, ACCOUNT.c.active).where(
+    ACCOUNT.c.code == bindparam("c"))
 
 
 def parse_side(value: str, field: str = "side") -> Side:
@@ -54,8 +64,7 @@ def partner_row(db: DB, code: str | None, side: Side, errors: list[JxcError], fi
     if not code:
         errors.append(InvalidInput(field=field, reason="input.required"))
         return None
-    row = conn_of(db).execute(select(PARTNER.c.id, PARTNER.c.code, PARTNER.c.kind, PARTNER.c.active,
-                                     PARTNER.c.credit_limit).where(PARTNER.c.code == code)).one_or_none()
+    row = conn_of(db).execute(_PARTNER_BY_CODE, {"c": code}).one_or_none()
     wanted = "supplier" if side is Side.PURCHASE else "customer"
     if row is None:
         errors.append(InvalidInput(field=field, reason="stock.unknown_partner", value=code))
@@ -71,14 +80,11 @@ def partner_row(db: DB, code: str | None, side: Side, errors: list[JxcError], fi
 def products(db: DB, codes: set[str]) -> dict[str, Any]:
     if not codes:
         return {}
-    return {r.code: r for r in conn_of(db).execute(
-        select(PRODUCT.c.id, PRODUCT.c.code, PRODUCT.c.name, PRODUCT.c.active, PRODUCT.c.tax_rate)
-        .where(PRODUCT.c.code.in_(sorted(codes))))}
+    return {r.code: r for r in conn_of(db).execute(_PRODUCTS_BY_CODE, {"c": sorted(codes)})}
 
 
 def allowed_rates(db: DB, day: date) -> set[Decimal]:
-    return set(conn_of(db).execute(select(RATE.c.rate).where(
-        RATE.c.valid_from <= day, or_(RATE.c.valid_to.is_(None), RATE.c.valid_to >= day))).scalars())
+    return set(conn_of(db).execute(_RATES_ON, {"d": day}).scalars())
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +144,7 @@ def account_row(db: DB, code: str | None, field: str, errors: list[JxcError]) ->
     if not code:
         errors.append(InvalidInput(field=field, reason="input.required"))
         return None
-    row = conn_of(db).execute(select(ACCOUNT.c.id, ACCOUNT.c.code, ACCOUNT.c.is_leaf, ACCOUNT.c.active)
-                              .where(ACCOUNT.c.code == code)).one_or_none()
+    row = conn_of(db).execute(_ACCOUNT_BY_CODE, {"c": code}).one_or_none()
     if row is None:
         errors.append(InvalidInput(field=field, reason="account.unknown", account=code))
     elif not row.is_leaf:
