@@ -197,13 +197,17 @@ _TAKERS = (
     .where(SLINE.c.source_line_id.in_(bindparam("ids", expanding=True)), DOC.c.status == DocStatus.AUDITED.value))
 
 
+_LOCK_LINES = select(SLINE.c.id).where(SLINE.c.id.in_(bindparam("ids", expanding=True))).order_by(
+    SLINE.c.id).with_for_update()
+
+
 def _pools(db: DB, line_ids: Sequence[int], *, lock: bool = False) -> dict[int, _Pool]:
     ids = sorted(set(line_ids))
     if not ids:
         return {}
     conn = conn_of(db)
     if lock:  # concurrent invoices of one receipt line queue here
-        conn.execute(select(SLINE.c.id).where(SLINE.c.id.in_(ids)).order_by(SLINE.c.id).with_for_update())
+        conn.execute(_LOCK_LINES, {"ids": ids})
     pools = {r.id: _Pool(r.id, r.doc_type, r.product_id, r.warehouse_id, r.batch, r.price, r.order_line_id, r.qty,
                          abs(r.value or ZERO), inv_qty=r.inv_qty, inv_value=r.inv_value)
              for r in conn.execute(_POOL_LINES, {"ids": ids})}
@@ -693,6 +697,15 @@ def find_invoice_id(db: Session, side: str, no: str) -> int:
     return int(found)
 
 
+_FORM_DOC = select(DOC.c.id, DOC.c.partner_id, DOC.c.status).where(DOC.c.doc_type == bindparam("t"),
+                                                                   DOC.c.no == bindparam("no"))
+_FORM_LINES = (select(SLINE.c.id, SLINE.c.price, SLINE.c.tax_rate, SLINE.c.source_line_id, PRODUCT.c.code,
+                      PRODUCT.c.tax_rate.label("product_rate"))
+               .join(PRODUCT, PRODUCT.c.id == SLINE.c.product_id).where(SLINE.c.doc_id == bindparam("d"))
+               .order_by(SLINE.c.line_no))
+_PARTNER_CODE = select(tradecommon.PARTNER.c.code).where(tradecommon.PARTNER.c.id == bindparam("p"))
+
+
 def invoice_from_stock(db: Session, side: str, sources: Sequence[str], invoice_date: date, *, actor: Actor,
                        red: bool = False, invoice_kind: str = InvoiceKind.SPECIAL.value) -> InvoiceIn:
     """An invoice that bills what is left of these receipts/deliveries (red: returns), at
@@ -705,16 +718,11 @@ def invoice_from_stock(db: Session, side: str, sources: Sequence[str], invoice_d
         lines: list[InvoiceLineIn] = []
         partner = None
         for n, no in enumerate(sources, start=1):
-            src = conn.execute(select(DOC.c.id, DOC.c.partner_id, DOC.c.status).where(
-                DOC.c.doc_type == bills.value, DOC.c.no == no)).one_or_none()
+            src = conn.execute(_FORM_DOC, {"t": bills.value, "no": no}).one_or_none()
             if src is None or src.status != DocStatus.AUDITED:
                 raise InvalidInput(field=f"sources[{n}]", reason="stock.unknown_source", value=no)
             partner = src.partner_id
-            rows = list(conn.execute(
-                select(SLINE.c.id, SLINE.c.price, SLINE.c.tax_rate, SLINE.c.source_line_id, PRODUCT.c.code,
-                       PRODUCT.c.tax_rate.label("product_rate"))
-                .join(PRODUCT, PRODUCT.c.id == SLINE.c.product_id).where(SLINE.c.doc_id == src.id)
-                .order_by(SLINE.c.line_no)))
+            rows = list(conn.execute(_FORM_LINES, {"d": src.id}))
             billable = _billables(conn, [r.id for r in rows], red)
             billed = _billed_prices(conn, [b.pool.line_id for b in billable.values()]) if red else {}
             for r in rows:
@@ -726,7 +734,7 @@ def invoice_from_stock(db: Session, side: str, sources: Sequence[str], invoice_d
                                                           r.tax_rate))
                 lines.append(InvoiceLineIn(r.code, b.available, price if price is not None else ZERO,
                                            tax_rate=rate if rate is not None else r.product_rate))
-        code = conn.execute(select(tradecommon.PARTNER.c.code).where(tradecommon.PARTNER.c.id == partner)).scalar()
+        code = conn.execute(_PARTNER_CODE, {"p": partner}).scalar()
     return InvoiceIn(s.value, code or "", invoice_date, tuple(lines), invoice_kind, tuple(sources), red)
 
 

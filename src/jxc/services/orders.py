@@ -268,16 +268,20 @@ def get_order(db: Session, order_id: int, *, actor: Actor) -> OrderView:
         return _view(db.connection(), order_id)
 
 
+_VIEW_ORDER = (select(ORDER, PARTNER.c.code.label("partner")).join(PARTNER, PARTNER.c.id == ORDER.c.partner_id)
+               .where(ORDER.c.id == bindparam("o")))
+_VIEW_LINES = (select(OLINE, PRODUCT.c.code).join(PRODUCT, PRODUCT.c.id == OLINE.c.product_id)
+               .where(OLINE.c.order_id == bindparam("o")).order_by(OLINE.c.line_no))
+_ORDER_ID = select(ORDER.c.id).where(ORDER.c.side == bindparam("s"), ORDER.c.no == bindparam("no"))
+
+
 def _view(conn: Any, order_id: int) -> OrderView:
-    o = conn.execute(select(ORDER, PARTNER.c.code.label("partner"))
-                     .join(PARTNER, PARTNER.c.id == ORDER.c.partner_id).where(ORDER.c.id == order_id)).one_or_none()
+    o = conn.execute(_VIEW_ORDER, {"o": order_id}).one_or_none()
     if o is None:
         raise NotFound(entity="order", key=order_id)
     lines = tuple(OrderLineView(r.line_no, r.code, r.qty, r.price, r.tax_rate, r.amount, r.tax, r.delivery_date,
                                 r.done_qty, r.returned_qty, r.invoiced_qty)
-                  for r in conn.execute(select(OLINE, PRODUCT.c.code)
-                                        .join(PRODUCT, PRODUCT.c.id == OLINE.c.product_id)
-                                        .where(OLINE.c.order_id == order_id).order_by(OLINE.c.line_no)))
+                  for r in conn.execute(_VIEW_LINES, {"o": order_id}))
     state = execution(o.status, [(ln.qty, ln.done, ln.returned) for ln in lines]) \
         if o.status != OrderStatus.DRAFT else Execution.NOT_STARTED
     return OrderView(o.id, o.side, o.no, o.order_date, o.partner, o.status, state, o.delivery_date, o.amount, o.tax,
@@ -291,7 +295,7 @@ def stock_doc_from_order(db: Session, side: str, no: str, doc_date: date, wareho
     perm.require(actor, perm.TRADE_READ)
     s = parse_side(side)
     with reading(db):
-        found = db.execute(select(ORDER.c.id).where(ORDER.c.side == s.value, ORDER.c.no == no)).scalar()
+        found = db.execute(_ORDER_ID, {"s": s.value, "no": no}).scalar()
         if found is None:
             raise InvalidInput(field="order", reason="trade.unknown_order", value=no)
         view = _view(db.connection(), int(found))

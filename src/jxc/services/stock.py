@@ -236,6 +236,19 @@ def raise_doc_sequence(db: DB, doc_type: str, period_id: int, number: int) -> No
     conn.execute(stmt, {"doc_type": doc_type, "period_id": period_id, "last_number": number})
 
 
+def _by_codes(table: Any, *cols: Any) -> Any:
+    return select(*cols).where(table.c.code.in_(bindparam("codes", expanding=True)))
+
+
+_REF_PRODUCTS = _by_codes(PRODUCT, PRODUCT.c.id, PRODUCT.c.code, PRODUCT.c.active, PRODUCT.c.batch_tracked,
+                          PRODUCT.c.costing_method, PRODUCT.c.category, PRODUCT.c.shelf_life_days, PRODUCT.c.tax_rate)
+_REF_WAREHOUSES = _by_codes(WAREHOUSE, WAREHOUSE.c.id, WAREHOUSE.c.code, WAREHOUSE.c.active)
+_REF_PARTNERS = _by_codes(PARTNER, PARTNER.c.id, PARTNER.c.code, PARTNER.c.active, PARTNER.c.kind,
+                          PARTNER.c.credit_limit)
+_REF_ACCOUNTS = _by_codes(ACCOUNT, ACCOUNT.c.id, ACCOUNT.c.code, ACCOUNT.c.active, ACCOUNT.c.is_leaf,
+                          ACCOUNT.c.partner_aux)
+
+
 @dataclass(slots=True)
 class Refs:
     """Master data a batch of documents names, looked up once."""
@@ -261,20 +274,15 @@ class Refs:
                 want_a.add(d.account)
             want_p.update(ln.product for ln in d.lines)
         conn = conn_of(db)
-        for table, want, into, cols in (
-            (PRODUCT, want_p - self.products.keys(), self.products,
-             (PRODUCT.c.id, PRODUCT.c.code, PRODUCT.c.active, PRODUCT.c.batch_tracked, PRODUCT.c.costing_method,
-              PRODUCT.c.category, PRODUCT.c.shelf_life_days, PRODUCT.c.tax_rate)),
-            (WAREHOUSE, want_w - self.warehouses.keys(), self.warehouses,
-             (WAREHOUSE.c.id, WAREHOUSE.c.code, WAREHOUSE.c.active)),
-            (PARTNER, want_c - self.partners.keys(), self.partners,
-             (PARTNER.c.id, PARTNER.c.code, PARTNER.c.active, PARTNER.c.kind, PARTNER.c.credit_limit)),
-            (ACCOUNT, want_a - self.accounts.keys(), self.accounts,
-             (ACCOUNT.c.id, ACCOUNT.c.code, ACCOUNT.c.active, ACCOUNT.c.is_leaf, ACCOUNT.c.partner_aux)),
+        for stmt, want, into in (
+            (_REF_PRODUCTS, want_p - self.products.keys(), self.products),
+            (_REF_WAREHOUSES, want_w - self.warehouses.keys(), self.warehouses),
+            (_REF_PARTNERS, want_c - self.partners.keys(), self.partners),
+            (_REF_ACCOUNTS, want_a - self.accounts.keys(), self.accounts),
         ):
             codes = sorted(want)
             for i in range(0, len(codes), 500):
-                for r in conn.execute(select(*cols).where(table.c.code.in_(codes[i:i + 500]))):
+                for r in conn.execute(stmt, {"codes": codes[i:i + 500]}):
                     into[r.code] = r
 
     def _known(self, d: StockDocIn) -> bool:
