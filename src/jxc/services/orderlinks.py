@@ -120,8 +120,8 @@ def apply_stock(db: DB, doc: Any, sign: int, rules: BookRules) -> None:
     """Add (sign 1, audit) or take off (sign -1, un-audit) a document's quantities on its
     order lines. On audit, refuses a receipt/delivery beyond ordered × (1 + tolerance)."""
     doc_type = DocType(doc.doc_type)
-    if doc_type not in ORDER_SIDE:
-        return
+    if doc_type not in ORDER_SIDE or (doc.order_id is None and doc.source_id is None):
+        return  # made from no order, and not a return or red copy of a document that was
     conn = conn_of(db)
     lines = [r for r in conn.execute(_DOC_LINES, {"d": doc.id}) if r.order_line_id is not None]
     if not lines:

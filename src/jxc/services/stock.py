@@ -770,10 +770,12 @@ _DOC_WITH_LINES = (
            LINE.c.qty.label("l_qty"), LINE.c.amount.label("l_amount"), LINE.c.batch.label("l_batch"),
            LINE.c.expiry.label("l_expiry"), LINE.c.source_line_id.label("l_source_line_id"),
            PRODUCT.c.code.label("l_code"), PRODUCT.c.costing_method.label("l_costing_method"),
-           PRODUCT.c.category.label("l_category"), _FROM_WH.c.code.label("wh_code"), _TO_WH.c.code.label("to_wh_code"))
+           PRODUCT.c.category.label("l_category"), _FROM_WH.c.code.label("wh_code"), _TO_WH.c.code.label("to_wh_code"),
+           PARTNER.c.credit_limit.label("credit_limit"))
     .select_from(DOC.join(LINE, LINE.c.doc_id == DOC.c.id).join(PRODUCT, PRODUCT.c.id == LINE.c.product_id)
                  .join(_FROM_WH, _FROM_WH.c.id == DOC.c.warehouse_id)
-                 .outerjoin(_TO_WH, _TO_WH.c.id == DOC.c.to_warehouse_id))
+                 .outerjoin(_TO_WH, _TO_WH.c.id == DOC.c.to_warehouse_id)
+                 .outerjoin(PARTNER, PARTNER.c.id == DOC.c.partner_id))
     .where(DOC.c.id == bindparam("d")).order_by(LINE.c.line_no).with_for_update(of=DOC))
 
 
@@ -1025,7 +1027,8 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     if doc.source_id is not None:
         _check_returnable(db, doc, lines)
     warnings: tuple[TradeWarning, ...] = ()
-    if doc.doc_type == DocType.SALES_DELIVERY and not doc.red and rules.credit_control != "off":
+    if doc.doc_type == DocType.SALES_DELIVERY and not doc.red and rules.credit_control != "off" \
+            and doc.credit_limit is not None:
         warnings = orderlinks.credit_check(db, doc.partner_id, orderlinks.delivery_value(db, doc.id), rules, doc.no)
     orderlinks.apply_stock(db, doc, 1, rules)
     wh_codes = {doc.warehouse_id: doc.wh_code, **({doc.to_warehouse_id: doc.to_wh_code} if doc.to_warehouse_id else {})}
