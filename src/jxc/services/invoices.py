@@ -46,6 +46,8 @@ from sqlalchemy.orm import Session
 
 from jxc.db.base import table_of
 from jxc.db.models import (
+    CashDoc,
+    CashSettle,
     FifoLayer,
     Invoice,
     InvoiceLine,
@@ -70,7 +72,7 @@ from jxc.domain.errors import (
 )
 from jxc.domain.numbers import ZERO
 from jxc.domain.permissions import Actor
-from jxc.domain.stockdocs import DocStatus, DocType, doc_number
+from jxc.domain.stockdocs import DependentDocuments, DocStatus, DocType, doc_number
 from jxc.domain.trade import (
     AP_ACCOUNT,
     AR_ACCOUNT,
@@ -105,6 +107,8 @@ from jxc.services.tradecommon import parse_side
 from jxc.services.vouchers import GenLine, insert_generated_voucher, void_generated_voucher
 
 INVOICE = table_of(Invoice)
+CASH = table_of(CashDoc)
+CSETTLE = table_of(CashSettle)
 ILINE = table_of(InvoiceLine)
 LINK = table_of(InvoiceLink)
 DOC = table_of(StockDoc)
@@ -249,11 +253,16 @@ def _billables(db: DB, line_ids: Sequence[int], red: bool, *, lock: bool = False
         return {i: _Billable(i, p, max(p.left_qty, ZERO)) for i, p in _pools(db, line_ids, lock=lock).items()}
     rets = {r.id: r for r in conn_of(db).execute(_RETURN_LINES, {"ids": sorted(set(line_ids))})}
     pools = _pools(db, [r.source_line_id for r in rets.values() if r.source_line_id], lock=lock)
+    # A return reversed in red (it did not happen) has that much less to bill.
+    undone: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for t in conn_of(db).execute(_TAKERS, {"ids": sorted(rets)}):
+        if t.red:
+            undone[t.source_line_id] += t.qty
     out = {}
     for i, r in rets.items():
         pool = pools.get(r.source_line_id)
         if pool is not None:
-            out[i] = _Billable(i, pool, max(min(r.qty - r.inv_qty, -pool.left_qty), ZERO))
+            out[i] = _Billable(i, pool, max(min(r.qty - undone[i] - r.inv_qty, -pool.left_qty), ZERO))
     return out
 
 
@@ -686,6 +695,10 @@ def delete_invoice(db: Session, invoice_id: int, *, actor: Actor) -> None:
             raise NotFound(entity="invoice", key=invoice_id)
         if inv.status != DocStatus.DRAFT:
             raise InvalidTransition(document=inv.no, current=inv.status, target="deleted")
+        named_by = list(conn.execute(select(CASH.c.no).distinct().join(CSETTLE, CSETTLE.c.cash_doc_id == CASH.c.id)
+                                     .where(CSETTLE.c.invoice_id == invoice_id)).scalars())
+        if named_by:  # receipts/payments that would settle it: change or delete those first
+            raise DependentDocuments(document=inv.no, dependents=", ".join(sorted(named_by)))
         conn.execute(delete(INVOICE).where(INVOICE.c.id == invoice_id))
         append_audit(conn, actor, "invoice.delete", "invoice", invoice_id, {"no": inv.no})
 

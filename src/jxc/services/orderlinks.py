@@ -163,27 +163,37 @@ def refuse_if_invoiced(db: DB, doc: Any) -> None:
 # --- credit control -----------------------------------------------------------------------
 
 _SRC = LINE.alias("src")
+_SRC2 = LINE.alias("src2")
 # Built once: a statement built per call costs more in SQLAlchemy than SQLite takes to run it.
+# A line's price: its own, else its source's (a return), else its source's source (the red copy
+# of a return without prices).
 _UNINVOICED = (
-    select(DOC.c.doc_type, DOC.c.red, LINE.c.qty, LINE.c.inv_qty, func.coalesce(LINE.c.price, _SRC.c.price),
-           func.coalesce(LINE.c.tax_rate, _SRC.c.tax_rate))
-    .select_from(DOC.join(LINE, LINE.c.doc_id == DOC.c.id).outerjoin(_SRC, _SRC.c.id == LINE.c.source_line_id))
+    select(DOC.c.doc_type, DOC.c.red, LINE.c.qty, LINE.c.inv_qty,
+           func.coalesce(LINE.c.price, _SRC.c.price, _SRC2.c.price),
+           func.coalesce(LINE.c.tax_rate, _SRC.c.tax_rate, _SRC2.c.tax_rate))
+    .select_from(DOC.join(LINE, LINE.c.doc_id == DOC.c.id).outerjoin(_SRC, _SRC.c.id == LINE.c.source_line_id)
+                 .outerjoin(_SRC2, _SRC2.c.id == _SRC.c.source_line_id))
     .where(DOC.c.partner_id == bindparam("p"), DOC.c.status == "audited",
-           DOC.c.doc_type.in_([DocType.SALES_DELIVERY.value, DocType.SALES_RETURN.value]),
-           LINE.c.qty != LINE.c.inv_qty))
+           ((DOC.c.doc_type == DocType.SALES_DELIVERY.value) & (LINE.c.qty != LINE.c.inv_qty))
+           | (DOC.c.doc_type == DocType.SALES_RETURN.value)))
 
 
 def uninvoiced_deliveries(db: DB, partner_id: int) -> Decimal:
-    """The tax-inclusive value of a customer's audited deliveries not yet invoiced, less
-    what came back: Σ (qty − invoiced) × price × (1 + rate) over deliveries, less returns
-    not yet red-invoiced at their source line's price."""
+    """The tax-inclusive value of goods a customer holds that no invoice bills yet:
+    Σ (delivered − net invoiced) over delivery lines (net invoiced: blue invoices less the red
+    invoices of their returns), less everything returned, each at its delivery's price incl.
+    tax. Red-letter copies count against what they reverse. Negative when the customer was
+    billed for goods that came back and the red invoice is still due."""
     rows = conn_of(db).execute(_UNINVOICED, {"p": partner_id})
     total = ZERO
     for doc_type, red, q, inv, price, rate in rows:
         if price is None:
             continue
-        sign = 1 if doc_type == DocType.SALES_DELIVERY else -1  # a return not yet red-invoiced lowers it
-        total += (-sign if red else sign) * money((q - inv) * price * (1 + (rate or ZERO)))
+        gross = 1 + (rate or ZERO)
+        if doc_type == DocType.SALES_DELIVERY:
+            total += money((q - inv) * price * gross) * (-1 if red else 1)
+        else:  # a return: the goods are back, billed or not (its red invoice lowered the delivery's net)
+            total -= money(q * price * gross) * (-1 if red else 1)
     return total
 
 

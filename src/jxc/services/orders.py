@@ -30,7 +30,7 @@ from jxc.domain.errors import (
     SameUserAudit,
 )
 from jxc.domain.permissions import Actor
-from jxc.domain.stockdocs import DocType
+from jxc.domain.stockdocs import DependentDocuments, DocType
 from jxc.domain.trade import Execution, OrderStatus, Side, TradeWarning, execution
 from jxc.services import orderlinks, stock, tradecommon
 from jxc.services.common import (
@@ -215,6 +215,9 @@ def delete_order(db: Session, order_id: int, *, actor: Actor) -> None:
             raise NotFound(entity="order", key=order_id)
         if order.status != OrderStatus.DRAFT:
             raise InvalidTransition(document=order.no, current=order.status, target="deleted")
+        named_by = list(conn.execute(select(stock.DOC.c.no).where(stock.DOC.c.order_id == order_id)).scalars())
+        if named_by:  # receipts/deliveries made from it: delete those first
+            raise DependentDocuments(document=order.no, dependents=", ".join(sorted(named_by)))
         conn.execute(delete(ORDER).where(ORDER.c.id == order_id))
         append_audit(conn, actor, "order.delete", "order", order_id, {"no": order.no})
 

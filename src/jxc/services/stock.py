@@ -470,7 +470,7 @@ def _validate(db: DB, data: StockDocIn, refs: Refs, source_lines: dict[tuple[int
 
 _DOC_INSERT = insert(DOC).returning(DOC.c.id)
 _LINE_INSERT = insert(LINE)
-_SOURCE_DOC = select(DOC.c.id, DOC.c.status, DOC.c.partner_id, DOC.c.doc_type).where(
+_SOURCE_DOC = select(DOC.c.id, DOC.c.status, DOC.c.partner_id, DOC.c.doc_type, DOC.c.red).where(
     DOC.c.doc_type == bindparam("t"), DOC.c.no == bindparam("no"))
 _SOURCE_LINES = select(LINE.c.id, LINE.c.product_id, LINE.c.batch, LINE.c.qty, LINE.c.order_line_id).where(
     LINE.c.doc_id == bindparam("d"))
@@ -493,6 +493,8 @@ def enter_doc(db: DB, data: StockDocIn, actor: Actor, refs: Refs | None = None) 
             raise InvalidInput(field="source", reason="stock.unknown_source", value=data.source)
         if src.status != DocStatus.AUDITED:
             raise InvalidInput(field="source", reason="stock.source_not_audited", value=data.source)
+        if src.red:  # a red-letter copy has already taken its original back
+            raise InvalidInput(field="source", reason="stock.source_is_red", value=data.source)
         partner = refs.partners.get(data.partner or "")
         if partner is not None and src.partner_id != partner.id:
             raise InvalidInput(field="source", reason="stock.source_other_partner", value=data.source)
@@ -1630,6 +1632,10 @@ def delete_stock_doc(db: Session, doc_id: int, *, actor: Actor) -> None:
         if doc.status != DocStatus.DRAFT:
             raise InvalidTransition(document=doc.no, current=doc.status, target="deleted")
         open_period_and_rules(conn, doc.doc_date)
+        named_by = list(conn.execute(select(DOC.c.no).distinct().join(LINE, LINE.c.doc_id == DOC.c.id).where(
+            LINE.c.source_line_id.in_(select(LINE.c.id).where(LINE.c.doc_id == doc_id)))).scalars())
+        if named_by:  # drafts that return or reverse it: delete those first
+            raise DependentDocuments(document=doc.no, dependents=", ".join(sorted(named_by)))
         conn.execute(delete(LINE).where(LINE.c.doc_id == doc_id))
         conn.execute(delete(DOC).where(DOC.c.id == doc_id))
         append_audit(db, actor, "stock_doc.delete", "stock_doc", doc_id, {"type": doc.doc_type, "no": doc.no})
@@ -1654,6 +1660,8 @@ def reverse_stock_doc(db: Session, doc_id: int, day: date, *, actor: Actor, audi
             raise NotFound(entity="stock_doc", key=doc_id)
         if doc.status != DocStatus.AUDITED or doc.red or DocType(doc.doc_type) not in _REVERSIBLE:
             raise StockDocRefused(document=doc.no, reason="stock.not_reversible")
+        # An invoice bills it: a return and a red invoice correct it instead.
+        orderlinks.refuse_if_invoiced(conn, doc)
         period, _ = open_period_and_rules(conn, day)
         year, month = int(period.label[:4]), int(period.label[5:])
         no = doc_number(DocType(doc.doc_type), year, month, _next_doc_number(conn, doc.doc_type, period.id))

@@ -246,7 +246,8 @@ class BulkAuditor:
             return waiting.id, {(ln["product_id"], ln["batch"]): _SourceLine(lid, ln["qty"])
                                 for ln, lid in zip(waiting.lines, waiting.line_ids, strict=True)}
         src = self.conn.execute(_SOURCE_DOC, {"t": kind.source.value, "no": data.source}).one_or_none()
-        if src is None or src.status != DocStatus.AUDITED or partner is None or src.partner_id != partner.id:
+        if src is None or src.status != DocStatus.AUDITED or src.red or partner is None \
+                or src.partner_id != partner.id:
             return None
         return src.id, {(r.product_id, r.batch): r for r in self.conn.execute(_SOURCE_LINES, {"d": src.id})}
 
