@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from jxc.db.models import Account, ArapItem, Partner, Period, Settlement
-from jxc.domain.errors import InvalidInput, PartnerUnknown, PermissionDenied
+from jxc.domain.errors import InvalidInput, JxcError, PartnerUnknown, PermissionDenied
 from jxc.domain.permissions import Actor
 from jxc.domain.status import VoucherStatus
 from jxc.services import arap, cash, invoices, opening, orders, stock, tradereports, vouchers
@@ -336,7 +336,7 @@ def purchases(db: Session, admin: Any) -> None:
     the 7th); PR1 returns P1 10 of R1 without a price on the 4th (reversed in red on the 9th).
     Invoiced on the 5th: 90 P1 and 48 P2 of R1. PR2 returns P2 5 of R1 at its own price 19 on
     the 6th, which leaves P2 billed 3 more than was kept: a red invoice of 3 on the 25th. In
-    July PR2 is reversed in red (P2 owed an invoice again) and R3 brings 7 P1."""
+    July R3 brings 7 P1. (PR2, red-invoiced, can no longer be reversed in red.)"""
     r1 = mk(db, admin, receipt("2026-06-01", ln("P1", 100, "10.00"), ln("P2", 50, "20.00")))
     r2 = mk(db, admin, receipt("2026-06-03", ln("P1", 10, "11.00"), supplier="S2"))
     pr1 = mk(db, admin, purchase_return("2026-06-04", ln("P1", 10), source=r1.no))
@@ -350,7 +350,8 @@ def purchases(db: Session, admin: Any) -> None:
     invoice(db, admin, "2026-06-26", "S1", ("P1", "1", "10.00"), side="purchase", audit=False)  # draft
     mk(db, admin, receipt("2026-07-01", ln("P1", 7, "10.00")))
     invoice(db, admin, "2026-07-02", "S2", ("P1", "1", "10.00"), side="purchase")  # bills no receipt
-    stock.reverse_stock_doc(db, pr2.id, date(2026, 7, 3), actor=admin, audit=True)
+    with pytest.raises(JxcError):  # the red invoice bills it
+        stock.reverse_stock_doc(db, pr2.id, date(2026, 7, 3), actor=admin, audit=True)
 
 
 def test_purchase_summary_by_supplier_and_product(db, admin, purchases):
@@ -368,26 +369,25 @@ def test_purchase_summary_by_supplier_and_product(db, admin, purchases):
     assert [(r.key, r.qty, r.amount, r.tax, r.invoiced) for r in by_product.rows] == [
         ("P1", D(100), D("1000.00"), D("130.00"), D("900.00")),
         ("P2", D(45), D("905.00"), D("117.65"), D("903.00"))]
-    # July: R3, and PR2's red copy gives 5 P2 back at PR2's own price.
+    # July: R3.
     july = tradereports.purchase_summary(db, actor=admin, by="supplier", date_from=date(2026, 7, 1),
                                          date_to=date(2026, 7, 31))
     assert [(r.key, r.qty, r.amount, r.tax, r.invoiced) for r in july.rows] == [
-        ("S1", D(12), D("165.00"), D("21.45"), 0), ("S2", 0, 0, 0, D("10.00"))]
+        ("S1", D(7), D("70.00"), D("9.10"), 0), ("S2", 0, 0, 0, D("10.00"))]
     with pytest.raises(InvalidInput):
         tradereports.purchase_summary(db, actor=admin, by="warehouse", **june)
 
 
 def test_uninvoiced_receipts(db, admin, purchases):
     now = tradereports.uninvoiced(db, actor=admin, side="purchase")
-    # R1/P1: 100 − 0 returned (PR1 reversed) − 90; R1/P2: 50 − 0 returned (PR2 reversed) − 45
-    # (48 less the red 3). R2 was reversed in red: nothing left. R3 is not invoiced at all.
+    # R1/P1: 100 − 0 returned (PR1 reversed) − 90; R1/P2: 50 − 5 returned − 45 (48 less the red
+    # 3): nothing left. R2 was reversed in red: nothing left. R3 is not invoiced at all.
     assert [(r.document, r.line_no, r.product, r.qty, r.returned, r.invoiced, r.uninvoiced, r.value)
             for r in now.rows] == [
         ("CGRK-202606-0001", 1, "P1", D(100), 0, D(90), D(10), D("100.00")),
-        ("CGRK-202606-0001", 2, "P2", D(50), 0, D(45), D(5), D("100.00")),
         ("CGRK-202607-0001", 1, "P1", D(7), 0, 0, D(7), D("70.00"))]
     t = now.totals
-    assert (t.qty, t.returned, t.invoiced, t.uninvoiced, t.value) == (D(157), 0, D(135), D(22), D("270.00"))
+    assert (t.qty, t.returned, t.invoiced, t.uninvoiced, t.value) == (D(107), 0, D(90), D(17), D("170.00"))
     # Rebuilt from the invoice links as of a date after everything, the figures agree with inv_qty.
     assert tradereports.uninvoiced(db, actor=admin, side="purchase", as_of=date(2026, 7, 31)).rows == now.rows
     # At the end of June PR2 still stood: P2 is 50 − 5 − 45, nothing left to invoice.
