@@ -1264,7 +1264,8 @@ def test_three_way_match_mismatch(db, admin):
         mk_invoice(db, admin, "purchase", "S1", 8, ("P1", 100, 11), sources=(rec.no,))
     p = exc.value.params
     assert p["invoice"].startswith("CGFP-")
-    assert (p["line_no"], p["against"], D(p["expected"]), D(p["actual"]), p["count"]) == ("1", "receipt", D(10), D(11), 2)
+    assert (p["line_no"], p["against"], D(p["expected"]), D(p["actual"]), p["count"]) == (
+        "1", "receipt", D(10), D(11), 2)
     assert written(db) == before and books_state(db, admin) == state
     # A draft, audited later without the override: refused, still a draft.
     draft = mk_invoice(db, admin, "purchase", "S1", 8, ("P1", 100, 11), sources=(rec.no,), audit=False)
