@@ -27,7 +27,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, null, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, null, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from jxc.db.base import table_of
@@ -102,7 +102,7 @@ from jxc.domain.stockdocs import (
     parse_doc_number,
     partner_fits,
 )
-from jxc.domain.trade import TradeWarning
+from jxc.domain.trade import ITEM_ACCOUNTS, TradeWarning
 from jxc.services import orderlinks
 from jxc.services.common import (
     COMPANY,
@@ -551,7 +551,8 @@ class _Accounts:
 _RULES_CACHE: dict[str, tuple[int, _Rules]] = {}
 _RULES_AND_AUX = union_all(
     select(RULE.c.doc_type, RULE.c.category, RULE.c.inventory_account_id, RULE.c.counter_account_id),
-    select(null(), null(), ACCOUNT.c.id, null()).where(ACCOUNT.c.partner_aux))
+    select(null(), null(), ACCOUNT.c.id, null()).where(ACCOUNT.c.partner_aux),
+    select(null(), literal("item"), ACCOUNT.c.id, null()).where(ACCOUNT.c.code.in_(ITEM_ACCOUNTS)))
 
 
 class _Rules:
@@ -562,8 +563,11 @@ class _Rules:
     def __init__(self, db: DB) -> None:
         self.rules: dict[tuple[str, str], _Accounts] = {}
         self.aux: set[int] = set()
+        self.items: set[int] = set()  # the open-item accounts (应收/预收/应付/预付)
         for r in conn_of(db).execute(_RULES_AND_AUX):
-            if r.doc_type is None:
+            if r.doc_type is None and r.category == "item":
+                self.items.add(r.inventory_account_id)
+            elif r.doc_type is None:
                 self.aux.add(r.inventory_account_id)
             else:
                 self.rules[(r.doc_type, r.category)] = _Accounts(r.inventory_account_id, r.counter_account_id)
@@ -1051,8 +1055,10 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     layout = costed.layout
     voucher_id = None
     if layout.lines:
-        voucher_id = insert_generated_voucher(db, period, rules, doc.doc_date, doc.no, layout.new_lines(),
-                                              "stock_doc", doc.id, actor)
+        new_lines = layout.new_lines()
+        voucher_id = insert_generated_voucher(
+            db, period, rules, doc.doc_date, doc.no, new_lines, "stock_doc", doc.id, actor,
+            items=any(ln.account_id in book.items and ln.partner_id is not None for ln in new_lines))
     take_rows = costed.takes
     rows = []
     for p in plans:

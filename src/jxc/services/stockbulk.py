@@ -364,7 +364,7 @@ class BulkAuditor:
             with_voucher = [(d, c) for d, c in group if c.layout.lines]
             vids = insert_generated_vouchers(conn, period, rules, [
                 (d.row["doc_date"], d.row["no"], c.layout.new_lines(), "stock_doc", d.id) for d, c in with_voucher],
-                self.actor)
+                self.actor, item_accounts=_Rules.of(conn, rules).items)
             voucher_of.update({d.id: v for (d, _), v in zip(with_voucher, vids, strict=True)})
         for row in entries:
             if row["dr_line"] is not None or row["adj_dr_line"] is not None:

@@ -529,7 +529,8 @@ class GenLine:
 
 
 def insert_generated_voucher(db: DB, period: PeriodRef, rules: BookRules, day: date, memo: str,
-                             lines: list[GenLine], source_type: str, source_id: int, actor: Actor) -> int:
+                             lines: list[GenLine], source_type: str, source_id: int, actor: Actor, *,
+                             items: bool | None = None) -> int:
     """Insert a posted voucher with these lines for a business document and add it to the
     balances. No audit entry of its own: the document's step records it."""
     conn = conn_of(db)
@@ -541,14 +542,15 @@ def insert_generated_voucher(db: DB, period: PeriodRef, rules: BookRules, day: d
         "source_id": source_id, "created_by": actor.id, "created_at": utcnow(), "audited_by": actor.id,
         "posted_by": actor.id,
     }).scalar_one())
-    append_generated_lines(db, voucher_id, period.id, day, 1, lines)
+    append_generated_lines(db, voucher_id, period.id, day, 1, lines, items=items)
     _ensure_opening_locked(db, rules)
     return voucher_id
 
 
 def append_generated_lines(db: DB, voucher_id: int, period_id: int, day: date, first_no: int,
-                           lines: list[GenLine]) -> None:
-    """Add lines to a generated voucher (numbered from first_no) and their amounts to the balances."""
+                           lines: list[GenLine], *, items: bool | None = None) -> None:
+    """Add lines to a generated voucher (numbered from first_no) and their amounts to the balances.
+    items: whether any line is on an open-item account (the caller may know; None: look)."""
     if not lines:
         return
     conn_of(db).execute(_LINE_INSERT, [
@@ -556,7 +558,7 @@ def append_generated_lines(db: DB, voucher_id: int, period_id: int, day: date, f
          "partner_id": ln.partner_id, "debit": ln.amount if ln.side == 1 else ZERO,
          "credit": ln.amount if ln.side == -1 else ZERO, "memo": "", "voucher_date": day, "period_id": period_id,
          "side": ln.side} for i, ln in enumerate(lines)])
-    if any(ln.partner_id is not None for ln in lines):
+    if items if items is not None else any(ln.partner_id is not None for ln in lines):
         arap.add_voucher_items(db, [voucher_id], first_no)
     extra = sum((ln.amount for ln in lines if ln.side == 1), ZERO)
     if first_no > 1 and extra:
@@ -634,7 +636,8 @@ _SEQ_RESERVE: dict[str, Any] = {}
 
 
 def insert_generated_vouchers(db: DB, period: PeriodRef, rules: BookRules,
-                              items: list[tuple[date, str, list[GenLine], str, int]], actor: Actor) -> list[int]:
+                              items: list[tuple[date, str, list[GenLine], str, int]], actor: Actor, *,
+                              item_accounts: set[int] | None = None) -> list[int]:
     """Many posted generated vouchers of one period at once, numbered consecutively with one
     reservation: (date, memo, lines, source type, source id) each. Same rows and balances as
     insert_generated_voucher one by one, in a handful of statements (the bulk import uses it)."""
@@ -675,7 +678,8 @@ def insert_generated_vouchers(db: DB, period: PeriodRef, rules: BookRules,
     insert_many(conn, LINE, rows, exact=True)  # amounts summed from costed entries
     _apply_to_balances(db, period.id, postings, 1)
     partnered = sorted({voucher_id for voucher_id, (_, _, lines, _, _) in zip(ids, items, strict=True)
-                        if any(ln.partner_id is not None for ln in lines)})
+                        if any(ln.partner_id is not None and (item_accounts is None or ln.account_id in item_accounts)
+                               for ln in lines)})
     if partnered:
         arap.add_voucher_items(db, partnered)
     _ensure_opening_locked(db, rules)
