@@ -191,7 +191,7 @@ def update_settings(db: Session, *, actor: Actor, require_distinct_auditor: bool
     require(actor, perm.SETTINGS_EDIT)
     for field_name, rate in (("order_tolerance", order_tolerance), ("match_tolerance", match_tolerance)):
         if rate is not None and not (0 <= rate <= 1 and rate == rate.quantize(Decimal("0.0001"))):
-            raise InvalidInput(field=field_name, reason="input.rate_range", value=str(rate))
+            raise InvalidInput(field=field_name, reason="input.fraction_range", value=str(rate))
     if credit_control is not None and credit_control not in {c.value for c in CreditControl}:
         raise InvalidInput(field="credit_control", reason="input.choice", value=credit_control,
                            choices=", ".join(c.value for c in CreditControl))
