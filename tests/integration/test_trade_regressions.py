@@ -75,6 +75,24 @@ def test_reversing_an_invoiced_receipt_is_refused(db, admin, side):
     assert sf.balances_snapshot(db) == before
 
 
+@pytest.mark.parametrize("how", ["entered as a draft", "un-audited"])
+def test_auditing_a_red_letter_draft_of_an_invoiced_receipt_is_refused(db, admin, how):
+    """reverse_stock_doc now refuses a receipt that an invoice bills, but the red-letter copy can
+    still be made before the invoice (as a draft, or audited and then un-audited) and audited
+    after it: the invoice then bills 10 that went back, 220202 is left with a debit of 100.00 and
+    no red invoice can bill a red-letter copy. The audit must refuse like the reversal does."""
+    mk(db, admin, receipt(DAY, ln("P1", 20, 10)))
+    rec = mk(db, admin, receipt(DAY, ln("P1", 10, 10)))
+    red = stock.reverse_stock_doc(db, rec.id, date(2026, 1, 6), actor=admin, audit=how == "un-audited")
+    if how == "un-audited":
+        stock.unaudit_stock_doc(db, red.id, actor=admin)
+    bill(db, admin, "purchase", rec.no)
+    before = sf.balances_snapshot(db)
+    with pytest.raises(JxcError):
+        stock.audit_stock_doc(db, red.id, actor=admin)
+    assert sf.balances_snapshot(db) == before
+
+
 def test_a_return_against_a_red_letter_copy_is_refused(db, admin):
     """A purchase return whose source is the red-letter reversal of a receipt is accepted: the goods
     go back to the supplier a second time (stock and 220202 take another 30.00 off for a receipt

@@ -1022,9 +1022,12 @@ def _audit(db: DB, doc_id: int, actor: Actor) -> DocRef:
     if rules.require_distinct_auditor and doc.created_by == actor.id and doc.doc_type != DocType.OPENING_STOCK:
         raise SameUserAudit(voucher=doc.no, user=actor.username)
     if doc.source_id is not None:
-        source = conn.execute(select(DOC.c.no, DOC.c.status).where(DOC.c.id == doc.source_id)).one()
+        source = conn.execute(select(DOC.c.id, DOC.c.no, DOC.c.status, DOC.c.doc_type).where(
+            DOC.c.id == doc.source_id)).one()
         if source.status != DocStatus.AUDITED:  # un-audited since this document was made
             raise InvalidInput(field="source", reason="stock.source_not_audited", value=source.no)
+        if doc.red:  # invoiced since the copy was made: a return and a red invoice correct it instead
+            orderlinks.refuse_if_invoiced(db, source)
     red_of: dict[int, Any] = {}
     if doc.red:
         red_of = {r.doc_line_id: r for r in conn.execute(
