@@ -414,7 +414,7 @@ def make_machine(template: Path, workdir: Path) -> type[RuleBasedStateMachine]:
         # -- setting up -----------------------------------------------------------------------
 
         @initialize(control=st.sampled_from(("off", "warn", "block")),
-                    limit=st.sampled_from((None, D("300"), D("3000"))),
+                    limit=st.sampled_from((None, D("60"), D("400"))),
                     tolerance=st.sampled_from((ZERO, D("0.1"))),
                     stock_in=st.lists(st.tuples(st.sampled_from(SUPPLIERS), products, quantities, buy_prices),
                                       min_size=1, max_size=3),
