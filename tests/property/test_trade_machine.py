@@ -107,9 +107,9 @@ WRITEOFF_LIMIT = D("10.00")
 MATCH_TOLERANCE = D("0.05")
 
 # Bugs this machine found that are still open (regression tests, xfail, in
-# tests/integration/test_trade_regressions.py). The machine does not take the steps that trigger
-# the first kind, and tolerates the known wrong number for the second, so that it keeps testing
-# everything else until they are fixed; remove the entry with the fix.
+# tests/integration/test_trade_regressions.py). The machine tolerates the known wrong result (or,
+# for a bug that breaks a step, does not take that step), so that it keeps testing everything
+# else until they are fixed; remove the entry, and what refers to it, with the fix.
 KNOWN_BUGS = {
     # A purchase return (or red copy) posts 220202 at the stock cost it takes, not at the
     # receipt's 暂估 share: a rounded share of the whole receipt, all that is left when it empties
