@@ -8,8 +8,7 @@ stderr after the step succeeded."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Annotated
 
@@ -35,12 +34,6 @@ settle_app = typer.Typer(no_args_is_help=True, invoke_without_command=True, help
 
 
 # --- errors and warnings ----------------------------------------------------------------
-
-@contextmanager
-def _trade_errors() -> Iterator[None]:
-    with _errors():
-        yield
-
 
 def _warn(warnings: Sequence[TradeWarning], lang: str) -> None:
     for w in warnings:
@@ -173,7 +166,7 @@ def order_add(
 ) -> None:
     """Enter an order, e.g. --side purchase --partner S001 --date 2026-06-01 --line P001,100,12.50."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         day = _day("date", doc_date)
         delivery = _day("delivery_date", delivery_date) if delivery_date else None
         lines = tuple(orders.OrderLineIn(x.product, x.qty, x.price, x.price_incl_tax, x.tax_rate)
@@ -186,7 +179,7 @@ def order_add(
 
 def _order_step(no: str, side: str | None, action: str) -> None:
     c = ctx()
-    with _trade_errors():
+    with _errors():
         db = c.session()
         actor = c.actor(db)
         order_id = _found(db, orders.find_order_id, _side("order", side, no), no.strip())
@@ -227,7 +220,7 @@ def order_cancel(no: OrderNoArg, side: SideInferOpt = None) -> None:
 def order_delete(no: OrderNoArg, side: SideInferOpt = None) -> None:
     """Delete a draft order."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         db = c.session()
         actor = c.actor(db)
         which = _side("order", side, no)
@@ -239,7 +232,7 @@ def order_delete(no: OrderNoArg, side: SideInferOpt = None) -> None:
 def order_show(no: OrderNoArg, side: SideInferOpt = None, fmt: FormatOpt = Format.table) -> None:
     """An order with its lines and what was done against them."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         db = c.session()
         actor = c.actor(db)
         o = orders.get_order(db, _found(db, orders.find_order_id, _side("order", side, no), no.strip()), actor=actor)
@@ -282,7 +275,7 @@ def order_list(
 ) -> None:
     """Orders of a date range in entry order, a page at a time."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         days = _day("date_from", date_from), _day("date_to", date_to)
         db = c.session()
         found = orders.list_orders(db, actor=c.actor(db), side=side.strip(), date_from=days[0], date_to=days[1],
@@ -305,7 +298,7 @@ def _from_order(side: Side, no: str, doc_date: str, warehouse: str, doc_no: str 
                 audit: bool) -> None:
     """A receipt (purchase) or delivery (sales) of what is still open on the order."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         day = _day("date", doc_date)
         db = c.session()
         actor = c.actor(db)
@@ -367,7 +360,7 @@ def invoice_add(
 ) -> None:
     """Enter an invoice, standalone or billing receipts/deliveries (--source)."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         day = _day("date", doc_date)
         lines = tuple(invoices.InvoiceLineIn(x.product, x.qty, x.price, x.price_incl_tax, x.tax_rate)
                       for x in _trade_lines(line or [], incl_tax))
@@ -393,7 +386,7 @@ def invoice_from(
 ) -> None:
     """An invoice for what is not yet invoiced on these receipts/deliveries (red: returns)."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         day = _day("date", doc_date)
         db = c.session()
         actor = c.actor(db)
@@ -416,7 +409,7 @@ def _invoice_kind(db: Session, invoice_id: int, actor: Actor) -> str:
 def invoice_audit(no: InvoiceNoArg, side: SideInferOpt = None, override_match: OverrideOpt = False) -> None:
     """Audit an invoice."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         db = c.session()
         actor = c.actor(db)
         invoice_id = _invoice_id(db, side, no)
@@ -428,7 +421,7 @@ def invoice_audit(no: InvoiceNoArg, side: SideInferOpt = None, override_match: O
 def invoice_unaudit(no: InvoiceNoArg, side: SideInferOpt = None) -> None:
     """Return an audited invoice to draft."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         db = c.session()
         actor = c.actor(db)
         invoice_id = _invoice_id(db, side, no)
@@ -440,7 +433,7 @@ def invoice_unaudit(no: InvoiceNoArg, side: SideInferOpt = None) -> None:
 def invoice_delete(no: InvoiceNoArg, side: SideInferOpt = None) -> None:
     """Delete a draft invoice."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         db = c.session()
         actor = c.actor(db)
         which = _side("invoice", side, no)
@@ -452,7 +445,7 @@ def invoice_delete(no: InvoiceNoArg, side: SideInferOpt = None) -> None:
 def invoice_show(no: InvoiceNoArg, side: SideInferOpt = None, fmt: FormatOpt = Format.table) -> None:
     """An invoice with its lines, the documents it bills, its voucher and what is open."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         db = c.session()
         actor = c.actor(db)
         v = invoices.get_invoice(db, _invoice_id(db, side, no), actor=actor)
@@ -486,7 +479,7 @@ def invoice_list(
 ) -> None:
     """Invoices of a date range in entry order, a page at a time."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         days = _day("date_from", date_from), _day("date_to", date_to)
         db = c.session()
         found = invoices.list_invoices(db, actor=c.actor(db), side=side.strip(), date_from=days[0],
@@ -531,7 +524,7 @@ def _cash_commands(sub: typer.Typer, side: Side) -> None:
         audit: AuditOpt = False,
     ) -> None:
         c = ctx()
-        with _trade_errors():
+        with _errors():
             day = _day("date", doc_date)
             errors: list[JxcError] = []
             value = _number("amount", money, errors)
@@ -545,7 +538,7 @@ def _cash_commands(sub: typer.Typer, side: Side) -> None:
 
     def step(no: str, action: str) -> None:
         c = ctx()
-        with _trade_errors():
+        with _errors():
             db = c.session()
             actor = c.actor(db)
             cash_id = _found(db, cash.find_cash_id, side.value, no.strip())
@@ -572,7 +565,7 @@ def _cash_commands(sub: typer.Typer, side: Side) -> None:
     @sub.command("show", help=H("help.cash_show"))
     def show_cmd(no: CashNoArg, fmt: FormatOpt = Format.table) -> None:
         c = ctx()
-        with _trade_errors():
+        with _errors():
             db = c.session()
             actor = c.actor(db)
             v = cash.get_cash(db, _found(db, cash.find_cash_id, side.value, no.strip()), actor=actor)
@@ -609,7 +602,7 @@ def settle_cmd(
     if typer_ctx.invoked_subcommand is not None:
         return
     c = ctx()
-    with _trade_errors():
+    with _errors():
         missing: list[JxcError] = [InvalidInput(field=f, reason="input.required")
                                    for f, v in (("side", side), ("date", doc_date)) if not v]
         if missing:
@@ -627,7 +620,7 @@ def settle_cmd(
 def settle_undo(no: Annotated[str, typer.Argument(help=H("help.arg_settle_no"))]) -> None:
     """Undo a settlement while its period is open."""
     c = ctx()
-    with _trade_errors():
+    with _errors():
         db = c.session()
         ref = cash.undo_settlement(db, no.strip(), actor=c.actor(db))
         out.print(t("cli.settle_undone", c.lang, no=ref.no, amount=amount(ref.amount, blank_zero=False)))

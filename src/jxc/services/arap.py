@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select
 
 from jxc.db.base import table_of
 from jxc.db.models import Account, ArapItem, Settlement, SettlementPair, Voucher, VoucherLine
@@ -158,25 +158,3 @@ def unsettle(db: DB, settlement_id: int) -> None:
         opens[c] -= a
     update_many(conn, ITEM, ("open",), "id", [(opens[i], i) for i in sorted(opens)])
     conn.execute(delete(PAIR).where(PAIR.c.settlement_id == settlement_id))
-
-
-def items_of(db: DB, source_type: str, source_id: int) -> list[Any]:
-    return list(conn_of(db).execute(select(ITEM).where(ITEM.c.source_type == source_type,
-                                                       ITEM.c.source_id == source_id).order_by(ITEM.c.id)))
-
-
-def open_balance(db: DB, account_ids: Sequence[int], partner_id: int) -> Decimal:
-    """Σ open of a partner's items on these accounts (debit +)."""
-    total = conn_of(db).execute(select(func.sum(ITEM.c.open)).where(
-        ITEM.c.account_id.in_(list(account_ids)), ITEM.c.partner_id == partner_id)).scalar()
-    return Decimal(total) if total is not None else ZERO
-
-
-def settled_amount(db: DB, item_id: int) -> Decimal:
-    conn = conn_of(db)
-    total = conn.execute(select(func.sum(PAIR.c.amount)).where(
-        and_(PAIR.c.debit_item_id == item_id) | (PAIR.c.credit_item_id == item_id))).scalar()
-    return Decimal(total) if total is not None else ZERO
-
-
-_SET_OPEN = update(ITEM).where(ITEM.c.id == bindparam("i")).values(open=bindparam("o"))

@@ -417,7 +417,7 @@ def _plain(x: Decimal) -> str:
     return format(x.normalize(), "f")
 
 
-def _match_problems(db: DB, inv: Any, lines: dict[int, Any], booked: list[_Booked], tolerance: Decimal) -> list[str]:
+def _match_problems(db: DB, lines: dict[int, Any], booked: list[_Booked], tolerance: Decimal) -> list[str]:
     """三单匹配 problems of a purchase invoice: line, against what, expected and actual price."""
     problems: list[str] = []
     order_ids = sorted({b.billable.pool.order_line_id for b in booked if b.billable.pool.order_line_id})
@@ -464,7 +464,7 @@ def _audit(db: DB, invoice_id: int, actor: Actor, override: bool) -> InvoiceRef:
     booked = [_Booked(x.id, x.line_no, billable[x.stock_line_id], x.qty) for x in links]
     problems: list[str] = []
     if side is Side.PURCHASE and not inv.red:
-        problems = _match_problems(db, inv, lines, booked, rules.match_tolerance)
+        problems = _match_problems(db, lines, booked, rules.match_tolerance)
         if problems and not override:
             first = problems[0].split(":")
             raise MatchMismatch(invoice=inv.no, line_no=first[0], against=first[1], expected=first[2],

@@ -25,7 +25,6 @@ from jxc.db.models import (
     InvoiceLine,
     InvoiceLink,
     Partner,
-    Product,
     StockDoc,
     StockDocLine,
     TradeOrder,
@@ -52,7 +51,6 @@ OLINE = table_of(TradeOrderLine)
 DOC = table_of(StockDoc)
 LINE = table_of(StockDocLine)
 PARTNER = table_of(Partner)
-PRODUCT = table_of(Product)
 INVOICE = table_of(Invoice)
 ILINE = table_of(InvoiceLine)
 LINK = table_of(InvoiceLink)
