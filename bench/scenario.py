@@ -54,7 +54,9 @@ from typing import Any
 GENERATOR_VERSION = 1
 DEFAULT_SEED = 42
 METHODS = ("moving_average", "fifo", "monthly_average")
-METHOD_CHOICES = (*METHODS, "mixed")
+# "mixed": round-robin of the three; "half_monthly": every other product monthly average, the
+# rest alternately moving average and FIFO (the month-end close benchmark, issue 5).
+METHOD_CHOICES = (*METHODS, "mixed", "half_monthly")
 CATEGORIES = ("电子产品", "日用百货", "食品饮料", "办公用品", "五金工具")
 WAREHOUSE_NAMES = ("主仓", "北京仓", "上海仓", "广州仓", "成都仓", "武汉仓")
 SHELF_LIVES = (90, 180, 365, 730)
@@ -165,10 +167,11 @@ class _Generator:
     """The state of one scenario run; `records()` yields it in file order."""
 
     def __init__(self, *, seed: int, products: int, warehouses: int, customers: int, suppliers: int,
-                 lines: int, lines_per_doc: int, month: str, method: str, batch_share: float) -> None:
+                 lines: int, lines_per_doc: int, month: str, method: str, batch_share: float,
+                 months: int = 1) -> None:
         for name, value, low in (("products", products, 1), ("warehouses", warehouses, 1),
                                  ("customers", customers, 1), ("suppliers", suppliers, 1),
-                                 ("lines", lines, 0), ("lines_per_doc", lines_per_doc, 1)):
+                                 ("lines", lines, 0), ("lines_per_doc", lines_per_doc, 1), ("months", months, 1)):
             if value < low:
                 raise ValueError(f"{name} must be at least {low}, got {value}")
         if method not in METHOD_CHOICES:
@@ -181,6 +184,8 @@ class _Generator:
         self.method, self.batch_share = method, batch_share
         self.first, self.days = _month(month)
         self.yyyymm = f"{self.first:%Y%m}"
+        # The stock documents spread over `months` months from `month` (numbered per month).
+        self.span = (_add_months(self.first, months) - self.first).days
         self.wh_codes = [f"WH{i:02d}" for i in range(1, warehouses + 1)]
         self.suppliers = [f"S{i:04d}" for i in range(1, suppliers + 1)]
         self.customers = [f"C{i:04d}" for i in range(1, customers + 1)]
@@ -214,7 +219,12 @@ class _Generator:
             yield {"type": "partner", "code": code, "name": f"客户{code}", "kind": "customer"}
         tracked = set(rng.sample(range(self.n_products), round(self.batch_share * self.n_products)))
         for i, code in enumerate(self.p_codes):
-            method = METHODS[i % len(METHODS)] if self.method == "mixed" else self.method
+            if self.method == "mixed":
+                method = METHODS[i % len(METHODS)]
+            elif self.method == "half_monthly":
+                method = "monthly_average" if i % 2 == 0 else ("moving_average" if i % 4 == 1 else "fifo")
+            else:
+                method = self.method
             self.cost.append(rng.randint(100, 200_000) * 100)  # 1.00 .. 2000.00
             batch = i in tracked
             shelf = rng.choice(SHELF_LIVES) if batch else 0
@@ -429,12 +439,17 @@ class _Generator:
                 "warehouse": self.wh_codes[w], "lines": lines}
 
     def documents(self) -> Iterator[Record]:
-        """Documents in date order until exactly `lines` document lines were emitted."""
+        """Documents in date order until exactly `lines` document lines were emitted, spread evenly
+        over the months; numbers restart each month (CGRK-202607-000001)."""
         rng = self.rng
         emitted, total, most = 0, self.lines, 2 * self.lines_per_doc - 1
         types, weights = self.types, self.weights
+        month = (self.first.year, self.first.month)
         while emitted < total:
-            day = self.first + timedelta(days=emitted * self.days // total)
+            day = self.first + timedelta(days=emitted * self.span // total)
+            if (day.year, day.month) != month:
+                month, self.yyyymm = (day.year, day.month), f"{day:%Y%m}"
+                self.seq.clear()
             kind = rng.choices(types, weights)[0]
             n = min(rng.randint(1, most), total - emitted)
             if kind in ("purchase_receipt", "other_in"):
@@ -709,25 +724,27 @@ class _CycleGenerator(_Generator):
 
 def scenario_records(*, seed: int = DEFAULT_SEED, products: int = 1000, warehouses: int = 3, customers: int = 200,
                      suppliers: int = 50, lines: int = 100_000, lines_per_doc: int = 5, month: str = "2026-06",
-                     method: str = "moving_average", batch_share: float = 0.0) -> Iterator[Record]:
-    """The scenario as INTERCHANGE records in file order: master data, opening stock, then documents.
+                     method: str = "moving_average", batch_share: float = 0.0,
+                     months: int = 1) -> Iterator[Record]:
+    """The scenario as INTERCHANGE records in file order: master data, opening stock, then documents
+    (spread evenly over `months` months from `month`; with months=1 the output is as it always was).
 
     Arguments are checked when this is called, not when iteration starts.
     """
     gen = _Generator(seed=seed, products=products, warehouses=warehouses, customers=customers,
                      suppliers=suppliers, lines=lines, lines_per_doc=lines_per_doc, month=month,
-                     method=method, batch_share=batch_share)
+                     method=method, batch_share=batch_share, months=months)
     return gen.records()
 
 
 def write_scenario(path: Path | str, *, seed: int = DEFAULT_SEED, products: int = 1000, warehouses: int = 3,
                    customers: int = 200, suppliers: int = 50, lines: int = 100_000, lines_per_doc: int = 5,
                    month: str = "2026-06", method: str = "moving_average",
-                   batch_share: float = 0.0) -> dict[str, int]:
+                   batch_share: float = 0.0, months: int = 1) -> dict[str, int]:
     """Write the scenario as JSON Lines; returns the number of records per record type, in file order."""
     return _write(path, scenario_records(seed=seed, products=products, warehouses=warehouses, customers=customers,
                                          suppliers=suppliers, lines=lines, lines_per_doc=lines_per_doc,
-                                         month=month, method=method, batch_share=batch_share))
+                                         month=month, method=method, batch_share=batch_share, months=months))
 
 
 def cycle_records(*, seed: int = DEFAULT_SEED, products: int = 1000, warehouses: int = 3, customers: int = 200,
@@ -778,19 +795,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--month", default="2026-06",
                         help="YYYY-MM: every document is dated within it (--cycles: the first month)")
     parser.add_argument("--method", choices=METHOD_CHOICES, default="moving_average",
-                        help="costing method of every product; mixed = round-robin of the three")
+                        help="costing method of every product; mixed = round-robin of the three; "
+                             "half_monthly = every other product monthly average, the rest moving average or FIFO")
     parser.add_argument("--batch-share", type=float, default=0.0, help="fraction of products that are batch tracked")
     parser.add_argument("--cycles", type=int, default=None,
                         help="write this many purchasing/sales cycles (orders, receipts/deliveries, invoices, "
                              "payments/receipts) instead of --lines stock documents")
-    parser.add_argument("--months", type=int, default=1, help="with --cycles: months from --month the orders span")
+    parser.add_argument("--months", type=int, default=1,
+                        help="months from --month the documents (with --cycles: the orders) span")
     args = parser.parse_args(argv)
     common = {"seed": args.seed, "products": args.products, "warehouses": args.warehouses,
               "customers": args.customers, "suppliers": args.suppliers, "lines_per_doc": args.lines_per_doc,
               "month": args.month, "method": args.method, "batch_share": args.batch_share}
     try:
         if args.cycles is None:
-            counts = write_scenario(args.out, lines=args.lines, **common)
+            counts = write_scenario(args.out, lines=args.lines, months=args.months, **common)
             what = f"{args.lines} document lines"
         else:
             counts = write_cycles(args.out, cycles=args.cycles, months=args.months, **common)

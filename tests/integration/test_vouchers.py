@@ -118,13 +118,10 @@ def test_date_outside_any_period(db, admin):
 
 
 def test_closed_period_refuses_everything(db, admin):
-    from sqlalchemy import update
-
-    from jxc.db.models import Period
+    from tests.stock_factories import seal_closed
 
     ref = vouchers.create_voucher(db, cash_sale("2026-01-20"), actor=admin, advance_to=VoucherStatus.AUDITED)
-    with db.begin():
-        db.execute(update(Period).where(Period.year == 2026, Period.month == 1).values(status="closed"))
+    seal_closed(db, "2026-01")
     before = _counts(db)
     with pytest.raises(PeriodClosed) as err:
         vouchers.create_voucher(db, cash_sale("2026-01-21"), actor=admin)

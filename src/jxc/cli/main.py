@@ -689,7 +689,7 @@ def period_add_year() -> None:
 # The inventory commands (stock, cost, product, warehouse, partner, category, posting-rule and the
 # stock reports) live in their own module, which registers them on `app` and `report_app` above;
 # orders, invoices, receipts/payments and settlement (trade_cmds) the same way.
-from jxc.cli import stock_cmds, trade_cmds, tradereport_cmds  # noqa: E402, F401
+from jxc.cli import close_cmds, stock_cmds, trade_cmds, tradereport_cmds  # noqa: E402, F401
 
 
 @db_app.command("upgrade", help=H("help.db_upgrade"))

@@ -60,6 +60,35 @@ class PeriodMissing(DomainError, code="period.missing"):
     """params: date."""
 
 
+class PeriodLocked(DomainError, code="period.locked"):
+    """A locked period (tax filed, audit signed) is final. params: period."""
+
+
+class CloseNotNext(DomainError, code="close.not_next"):
+    """Only the earliest open period can be closed. params: period, expected."""
+
+
+class PeriodAlreadyClosed(DomainError, code="close.already_closed"):
+    """params: period."""
+
+
+class CloseBlocked(DomainError, code="close.blocked"):
+    """The close checklist has failures. params: period, failed (the checks' names), count."""
+
+
+class CloseWarnings(DomainError, code="close.warnings"):
+    """The checklist has warnings the user has not acknowledged. params: period, warnings."""
+
+
+class ReopenNotLatest(DomainError, code="close.reopen_not_latest"):
+    """Only the latest closed period can be reopened. params: period, later (the closed
+    periods after it, to reopen first)."""
+
+
+class PeriodNotClosed(DomainError, code="close.not_closed"):
+    """params: period, status."""
+
+
 # --- accounts -------------------------------------------------------------
 class AccountNotLeaf(DomainError, code="account.not_leaf"):
     """params: account."""
@@ -171,3 +200,9 @@ class ImportFailed(BatchInvalid, code="import.failed"):
 
 class LedgerOverflow(DomainError, code="ledger.overflow"):
     """A balance would leave the range an amount column holds. params: limit."""
+
+
+# --- financial statements (资产负债表, 利润表, 现金流量表) ---------------------------
+class StatementFormulaInvalid(DomainError, code="statement.formula_invalid"):
+    """A line's formula cannot be used. params: statement, line_no (行次), term (the offending
+    part of the formula), reason (a message code) and the reason's own params (kinds, cycle)."""

@@ -21,7 +21,8 @@ MASTERDATA_READ = "masterdata.read"
 USER_MANAGE = "user.manage"
 AUDIT_LOG_READ = "auditlog.read"
 PERIOD_CLOSE = "period.close"
-PERIOD_REOPEN = "period.reopen"
+PERIOD_REOPEN = "period.reopen"  # 反结账
+PERIOD_LOCK = "period.lock"  # lock a closed period for good (tax filed, audit signed)
 SETTINGS_EDIT = "settings.edit"
 STOCK_CREATE = "stock.create"  # enter stock documents
 STOCK_AUDIT = "stock.audit"  # audit and un-audit them
@@ -50,6 +51,7 @@ PERMISSIONS: tuple[str, ...] = (
     AUDIT_LOG_READ,
     PERIOD_CLOSE,
     PERIOD_REOPEN,
+    PERIOD_LOCK,
     SETTINGS_EDIT,
     STOCK_CREATE,
     STOCK_AUDIT,
@@ -92,8 +94,9 @@ BUILTIN_ROLES: dict[str, frozenset[str]] = {
             CASH_AUDIT,
         }
     ),
-    "manager": frozenset({LEDGER_READ, MASTERDATA_READ, AUDIT_LOG_READ, VOUCHER_AUDIT, PERIOD_REOPEN, STOCK_READ,
-                          STOCK_AUDIT, TRADE_READ, ORDER_AUDIT, INVOICE_AUDIT, INVOICE_OVERRIDE, CASH_AUDIT}),
+    "manager": frozenset({LEDGER_READ, MASTERDATA_READ, AUDIT_LOG_READ, VOUCHER_AUDIT, PERIOD_REOPEN, PERIOD_LOCK,
+                          STOCK_READ, STOCK_AUDIT, TRADE_READ, ORDER_AUDIT, INVOICE_AUDIT, INVOICE_OVERRIDE,
+                          CASH_AUDIT}),
     "purchasing": frozenset({MASTERDATA_READ, MASTERDATA_EDIT, STOCK_READ, STOCK_CREATE, TRADE_READ, ORDER_CREATE,
                              INVOICE_CREATE}),
     "sales": frozenset({MASTERDATA_READ, MASTERDATA_EDIT, STOCK_READ, STOCK_CREATE, TRADE_READ, ORDER_CREATE,

@@ -160,6 +160,22 @@ def check_audit_chain(db: Session) -> CheckResult:
     return result("audit_chain", [], "")
 
 
+def check_period_seals(db: Session) -> CheckResult:
+    """Every closed or locked period has a seal, and it still matches the period's rows: a
+    change made behind the services' back (direct SQL) shows here."""
+    from jxc.services.closing import seal_differences
+    bad = seal_differences(db.connection())
+    return result("period_seals", bad, "check.seal_mismatch", periods="; ".join(bad[:5]))
+
+
+def check_period_snapshots(db: Session) -> CheckResult:
+    """Each closed period's balance snapshots equal the recomputation from voucher lines and
+    stock entries."""
+    from jxc.services.closing import snapshot_differences
+    bad = snapshot_differences(db.connection())
+    return result("period_snapshots", bad, "check.snapshot_mismatch", first="; ".join(bad[:3]))
+
+
 CHECKS: list[Callable[[Session], CheckResult]] = [
     check_vouchers_balanced,
     check_trial_balance,
@@ -169,6 +185,8 @@ CHECKS: list[Callable[[Session], CheckResult]] = [
     check_audit_chain,
     *STOCK_CHECKS,
     *TRADE_CHECKS,
+    check_period_seals,
+    check_period_snapshots,
 ]
 
 

@@ -1736,26 +1736,37 @@ def cost_run(db: Session, period: str, *, actor: Actor) -> CostRunResult:
         if prow is None:
             raise NotFound(entity="period", key=period)
         pref, rules = open_period_and_rules(conn, prow.start_date)
-        run_ins = dialect_insert(conn, RUN).on_conflict_do_nothing()
-        conn.execute(run_ins, {"period_id": pref.id, "ran_at": utcnow(), "ran_by": actor.id, "voucher_id": None})
-        conn.execute(update(RUN).where(RUN.c.period_id == pref.id).values(ran_at=utcnow(), ran_by=actor.id))
-        runs = _run_periods(conn)
-        keys = sorted({(r.product_id, r.warehouse_id, r.batch) for r in conn.execute(
-            select(ENTRY.c.product_id, ENTRY.c.warehouse_id, ENTRY.c.batch).distinct()
-            .join(PRODUCT, PRODUCT.c.id == ENTRY.c.product_id)
-            .where(ENTRY.c.period_id == pref.id, PRODUCT.c.costing_method == Method.MONTHLY_AVERAGE.value))})
-        states = _lock_keys(conn, keys, _methods(conn, [k[0] for k in keys]), _names(conn, keys)) if keys else {}
-        if keys:
-            _recost(conn, [(k, pref.start_date, 0) for k in keys], states, rules, runs, actor)
-        # Cost of sales: what the period's deliveries less sales returns of these products cost.
-        count, total = conn.execute(
-            select(func.count(), func.sum(ENTRY.c.value))
-            .join(PRODUCT, PRODUCT.c.id == ENTRY.c.product_id).join(DOC, DOC.c.id == ENTRY.c.doc_id)
-            .where(ENTRY.c.period_id == pref.id, PRODUCT.c.costing_method == Method.MONTHLY_AVERAGE.value,
-                   DOC.c.doc_type.in_((DocType.SALES_DELIVERY.value, DocType.SALES_RETURN.value)))).one()
-        cost = -(total or ZERO)
-        append_audit(db, actor, "stock.cost_run", "period", pref.label, {"keys": len(keys), "entries": count})
-        return CostRunResult(pref.label, len(keys), int(count), money(cost))
+        done = run_costing(conn, pref, rules, actor)
+        append_audit(db, actor, "stock.cost_run", "period", pref.label, {"keys": done.keys, "entries": done.entries})
+        return done
+
+
+def has_cost_run(db: DB, period_id: int) -> bool:
+    return conn_of(db).execute(select(RUN.c.period_id).where(RUN.c.period_id == period_id)).first() is not None
+
+
+def run_costing(db: DB, pref: PeriodRef, rules: BookRules, actor: Actor) -> CostRunResult:
+    """The costing run of an open period, in the caller's transaction (the close runs it as its
+    first step). No audit entry of its own."""
+    conn = conn_of(db)
+    run_ins = dialect_insert(conn, RUN).on_conflict_do_nothing()
+    conn.execute(run_ins, {"period_id": pref.id, "ran_at": utcnow(), "ran_by": actor.id, "voucher_id": None})
+    conn.execute(update(RUN).where(RUN.c.period_id == pref.id).values(ran_at=utcnow(), ran_by=actor.id))
+    runs = _run_periods(conn)
+    keys = sorted({(r.product_id, r.warehouse_id, r.batch) for r in conn.execute(
+        select(ENTRY.c.product_id, ENTRY.c.warehouse_id, ENTRY.c.batch).distinct()
+        .join(PRODUCT, PRODUCT.c.id == ENTRY.c.product_id)
+        .where(ENTRY.c.period_id == pref.id, PRODUCT.c.costing_method == Method.MONTHLY_AVERAGE.value))})
+    states = _lock_keys(conn, keys, _methods(conn, [k[0] for k in keys]), _names(conn, keys)) if keys else {}
+    if keys:
+        _recost(conn, [(k, pref.start_date, 0) for k in keys], states, rules, runs, actor)
+    # Cost of sales: what the period's deliveries less sales returns of these products cost.
+    count, total = conn.execute(
+        select(func.count(), func.sum(ENTRY.c.value))
+        .join(PRODUCT, PRODUCT.c.id == ENTRY.c.product_id).join(DOC, DOC.c.id == ENTRY.c.doc_id)
+        .where(ENTRY.c.period_id == pref.id, PRODUCT.c.costing_method == Method.MONTHLY_AVERAGE.value,
+               DOC.c.doc_type.in_((DocType.SALES_DELIVERY.value, DocType.SALES_RETURN.value)))).one()
+    return CostRunResult(pref.label, len(keys), int(count), money(-(total or ZERO)))
 
 
 # --- opening stock (期初库存) ----------------------------------------------------------

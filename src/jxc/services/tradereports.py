@@ -543,42 +543,46 @@ def uninvoiced(db: Session, *, actor: Actor, side: str, partner: str | None = No
     require(actor, perm.TRADE_READ)
     s = _side(side)
     with reading(db):
-        pid = _partner_id(db, partner)
-        taken = _taken_back(s, as_of)
-        if as_of is None:
-            inv_col: Any = LINE.c.inv_qty
-            base_from: Any = LINE.join(DOC, DOC.c.id == LINE.c.doc_id).outerjoin(taken, taken.c.base_id == LINE.c.id)
-        else:
-            invoiced_q = _invoiced_as_of(s, as_of)
-            inv_col = func.coalesce(invoiced_q.c.q, 0)
-            base_from = (LINE.join(DOC, DOC.c.id == LINE.c.doc_id).outerjoin(taken, taken.c.base_id == LINE.c.id)
-                         .outerjoin(invoiced_q, invoiced_q.c.base_id == LINE.c.id))
-        back = func.coalesce(taken.c.q, 0)
-        left = type_coerce(LINE.c.qty - back - inv_col, Quantity())
-        stmt = (select(DOC.c.no, DOC.c.doc_date, DOC.c.partner_id, LINE.c.line_no, LINE.c.product_id, LINE.c.qty,
-                       LINE.c.price, type_coerce(back, Quantity()).label("back"),
-                       type_coerce(inv_col, Quantity()).label("inv"))
-                .select_from(base_from)
-                .where(DOC.c.doc_type == _BASE[s], DOC.c.status == AUDITED, DOC.c.red.is_(False), left > 0)
-                .order_by(DOC.c.doc_date, DOC.c.no, LINE.c.line_no))
-        if as_of is not None:
-            stmt = stmt.where(DOC.c.doc_date <= as_of)
-        if pid is not None:
-            stmt = stmt.where(DOC.c.partner_id == pid)
-        found = list(db.execute(stmt))
-        partners = _names(db, PARTNER, (r.partner_id for r in found))
-        products = _names(db, PRODUCT, (r.product_id for r in found))
-        rows = []
-        for r in found:
-            back_q, inv_q = _dec(r.back), _dec(r.inv)
-            open_q = r.qty - back_q - inv_q
-            value = money(open_q * r.price) if r.price is not None else MONEY_ZERO
-            rows.append(UninvoicedRow(r.no, r.doc_date, *partners.get(r.partner_id, ("", "")), r.line_no,
-                                      *products[r.product_id], r.qty, back_q, inv_q, open_q, r.price, value))
-        totals = UninvoicedTotals(_sum(rows, "qty", QTY_ZERO), _sum(rows, "returned", QTY_ZERO),
-                                  _sum(rows, "invoiced", QTY_ZERO), _sum(rows, "uninvoiced", QTY_ZERO),
-                                  _sum(rows, "value"))
-        return Uninvoiced(s.value, as_of, rows, totals)
+        return uninvoiced_data(db, s, _partner_id(db, partner), as_of)
+
+
+def uninvoiced_data(db: Session, s: Side, pid: int | None, as_of: date | None) -> Uninvoiced:
+    """uninvoiced() in the caller's transaction (the close checklist reads it)."""
+    taken = _taken_back(s, as_of)
+    if as_of is None:
+        inv_col: Any = LINE.c.inv_qty
+        base_from: Any = LINE.join(DOC, DOC.c.id == LINE.c.doc_id).outerjoin(taken, taken.c.base_id == LINE.c.id)
+    else:
+        invoiced_q = _invoiced_as_of(s, as_of)
+        inv_col = func.coalesce(invoiced_q.c.q, 0)
+        base_from = (LINE.join(DOC, DOC.c.id == LINE.c.doc_id).outerjoin(taken, taken.c.base_id == LINE.c.id)
+                     .outerjoin(invoiced_q, invoiced_q.c.base_id == LINE.c.id))
+    back = func.coalesce(taken.c.q, 0)
+    left = type_coerce(LINE.c.qty - back - inv_col, Quantity())
+    stmt = (select(DOC.c.no, DOC.c.doc_date, DOC.c.partner_id, LINE.c.line_no, LINE.c.product_id, LINE.c.qty,
+                   LINE.c.price, type_coerce(back, Quantity()).label("back"),
+                   type_coerce(inv_col, Quantity()).label("inv"))
+            .select_from(base_from)
+            .where(DOC.c.doc_type == _BASE[s], DOC.c.status == AUDITED, DOC.c.red.is_(False), left > 0)
+            .order_by(DOC.c.doc_date, DOC.c.no, LINE.c.line_no))
+    if as_of is not None:
+        stmt = stmt.where(DOC.c.doc_date <= as_of)
+    if pid is not None:
+        stmt = stmt.where(DOC.c.partner_id == pid)
+    found = list(db.execute(stmt))
+    partners = _names(db, PARTNER, (r.partner_id for r in found))
+    products = _names(db, PRODUCT, (r.product_id for r in found))
+    rows = []
+    for r in found:
+        back_q, inv_q = _dec(r.back), _dec(r.inv)
+        open_q = r.qty - back_q - inv_q
+        value = money(open_q * r.price) if r.price is not None else MONEY_ZERO
+        rows.append(UninvoicedRow(r.no, r.doc_date, *partners.get(r.partner_id, ("", "")), r.line_no,
+                                  *products[r.product_id], r.qty, back_q, inv_q, open_q, r.price, value))
+    totals = UninvoicedTotals(_sum(rows, "qty", QTY_ZERO), _sum(rows, "returned", QTY_ZERO),
+                              _sum(rows, "invoiced", QTY_ZERO), _sum(rows, "uninvoiced", QTY_ZERO),
+                              _sum(rows, "value"))
+    return Uninvoiced(s.value, as_of, rows, totals)
 
 
 # --- 5. 销售毛利 / 6. 采购汇总: document lines of a side, signed -----------------------------

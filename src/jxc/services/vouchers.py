@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jxc.db.base import table_of
@@ -684,3 +684,22 @@ def insert_generated_vouchers(db: DB, period: PeriodRef, rules: BookRules,
         arap.add_voucher_items(db, partnered)
     _ensure_opening_locked(db, rules)
     return ids
+
+
+def delete_generated_voucher(db: DB, voucher_id: int) -> None:
+    """Take a generated voucher without open items out of the balances and delete it, giving
+    its number back when it is the last of its period and word (a reverse close removes the
+    vouchers the close made, so that closing again numbers them the same)."""
+    conn = conn_of(db)
+    head = conn.execute(select(VOUCHER.c.period_id, VOUCHER.c.word, VOUCHER.c.status)
+                        .where(VOUCHER.c.id == voucher_id)).one()
+    rows = generated_lines(db, voucher_id)
+    if head.status == VoucherStatus.POSTED.value:
+        _apply_to_balances(db, head.period_id, [_Posting(r.account_id, r.partner_id, r.debit, r.credit)
+                                                for r in rows], -1)
+    conn.execute(delete(LINE).where(LINE.c.voucher_id == voucher_id))
+    conn.execute(delete(VOUCHER).where(VOUCHER.c.id == voucher_id))
+    last = conn.execute(select(func.coalesce(func.max(VOUCHER.c.number), 0))
+                        .where(VOUCHER.c.period_id == head.period_id, VOUCHER.c.word == head.word)).scalar_one()
+    conn.execute(update(SEQUENCE).where(SEQUENCE.c.period_id == head.period_id, SEQUENCE.c.word == head.word)
+                 .values(last_number=last))

@@ -2,6 +2,7 @@
 
 from jxc.db.models.books import Company, FiscalYear, Period
 from jxc.db.models.catalog import Partner, Product, Warehouse
+from jxc.db.models.closing import AccountSnapshot, PeriodClose, StatementLine, StockSnapshot
 from jxc.db.models.ledger import (
     Account,
     AccountBalance,
@@ -41,6 +42,7 @@ from jxc.db.models.trade import (
 __all__ = [
     "Account",
     "AccountBalance",
+    "AccountSnapshot",
     "ArapItem",
     "AuditHead",
     "AuditLog",
@@ -59,6 +61,7 @@ __all__ = [
     "Partner",
     "PartnerBalance",
     "Period",
+    "PeriodClose",
     "PostingRule",
     "Product",
     "ProductCategory",
@@ -66,10 +69,12 @@ __all__ = [
     "RolePermission",
     "Settlement",
     "SettlementPair",
+    "StatementLine",
     "StockBalance",
     "StockDoc",
     "StockDocLine",
     "StockEntry",
+    "StockSnapshot",
     "TaxRate",
     "TradeOrder",
     "TradeOrderLine",
