@@ -18,6 +18,8 @@ serve: $(STAMP)
 	$(BIN)/jxc --db $(DEMO_DB) report trial-balance --period 2026-03
 	$(BIN)/jxc --db $(DEMO_DB) report stock-summary --from 2026-01-01 --to 2026-03-31
 	$(BIN)/jxc --db $(DEMO_DB) report ar-aging --date 2026-03-31
+	$(BIN)/jxc --db $(DEMO_DB) period status
+	$(BIN)/jxc --db $(DEMO_DB) close 2026-03 --check
 	$(BIN)/jxc --db $(DEMO_DB) verify
 	@echo
 	@echo "Demo books: $(DEMO_DB). Try: $(BIN)/jxc --db $(DEMO_DB) report detail-ledger --account 1122 --from 2026-01-01 --to 2026-03-31"

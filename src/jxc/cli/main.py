@@ -168,7 +168,8 @@ DEMO_USERS = (("accountant", ["accountant"]), ("manager", ["manager"]), ("viewer
 
 @app.command(help=H("help.demo"))
 def demo(reset: Annotated[bool, typer.Option(help="delete an existing SQLite demo file first")] = False) -> None:
-    """Create demo books: company, partners, products, opening balances, three months of posted vouchers."""
+    """Create demo books: company, partners, products, opening balances, three months of business,
+    the first two closed."""
     c = ctx()
     with _errors():
         from importlib import resources
@@ -189,6 +190,9 @@ def demo(reset: Annotated[bool, typer.Option(help="delete an existing SQLite dem
             users.add_user(db, username, DEMO_PASSWORD, roles=roles, actor=actor)
         text = resources.files("jxc.data").joinpath("demo.jsonl").read_text(encoding="utf-8")
         importer.import_records(db, text.splitlines(), actor=actor, audit=True)
+        from jxc.services import closing
+        for period in ("2026-01", "2026-02"):  # two months closed, the third open for the tour
+            closing.close_period(db, period, actor=actor, acknowledge_warnings=True)
         out.print(t("cli.demo_done", c.lang, db=c.db_url, users=", ".join(["admin", *(u for u, _ in DEMO_USERS)]),
                     password=DEMO_PASSWORD))
 
@@ -302,6 +306,23 @@ def voucher_unpost(ref: VoucherRefArg = None, period: AllInPeriod = None) -> Non
 def voucher_void(ref: VoucherRefArg = None, period: AllInPeriod = None) -> None:
     """Void a draft voucher (it keeps its number)."""
     _voucher_action(ref, period, VoucherAction.VOID)
+
+
+@voucher_app.command("reverse", help=H("help.voucher_reverse"))
+def voucher_reverse(ref: Annotated[str, typer.Argument(help="voucher id, or YYYY-MM/WORD-0001")],
+                    day: Annotated[str, typer.Option("--date", help="YYYY-MM-DD, in an open period")]) -> None:
+    """红字冲销: a draft red-letter copy of a posted voucher, dated in an open period."""
+    c = ctx()
+    with _errors():
+        db = c.session()
+        actor = c.actor(db)
+        try:
+            when = date.fromisoformat(day)
+        except ValueError:
+            raise InvalidInput(field="date", reason="input.date_format", value=day) from None
+        done = vouchers.reverse_voucher(db, _voucher_id(db, ref), when, actor=actor)
+        out.print(t("cli.voucher_saved", c.lang, period=done.period, label=done.label,
+                    status=t(f"status.{done.status}", c.lang)))
 
 
 @voucher_app.command("show", help=H("help.voucher_show"))
@@ -689,7 +710,7 @@ def period_add_year() -> None:
 # The inventory commands (stock, cost, product, warehouse, partner, category, posting-rule and the
 # stock reports) live in their own module, which registers them on `app` and `report_app` above;
 # orders, invoices, receipts/payments and settlement (trade_cmds) the same way.
-from jxc.cli import close_cmds, stock_cmds, trade_cmds, tradereport_cmds  # noqa: E402, F401
+from jxc.cli import close_cmds, statement_cmds, stock_cmds, trade_cmds, tradereport_cmds  # noqa: E402, F401
 
 
 @db_app.command("upgrade", help=H("help.db_upgrade"))

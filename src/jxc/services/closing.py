@@ -640,7 +640,8 @@ def reopen_period(db: Session, period: str, *, actor: Actor, reason: str) -> Reo
             .order_by(PERIOD.c.start_date))]
         if later:
             raise ReopenNotLatest(period=_label(p), later=", ".join(later))
-        record = conn.execute(select(CLOSE).where(CLOSE.c.period_id == p.id)).one()
+        # A period marked closed before revision 0004 (or by hand) has no record: reopen it all the same.
+        record = conn.execute(select(CLOSE).where(CLOSE.c.period_id == p.id)).one_or_none()
         conn.execute(update(PERIOD).where(PERIOD.c.id == p.id).values(status=PeriodStatus.OPEN.value))
         made = conn.execute(select(VOUCHER.c.id, VOUCHER.c.word, VOUCHER.c.number)
                             .where(VOUCHER.c.period_id == p.id, VOUCHER.c.source_type.in_(CLOSE_SOURCES),
@@ -648,13 +649,14 @@ def reopen_period(db: Session, period: str, *, actor: Actor, reason: str) -> Reo
                             .order_by(VOUCHER.c.number.desc())).all()
         for v in made:  # the last number first, so each gives its number back
             delete_generated_voucher(conn, v.id)
-        removed_year = _drop_created_year(conn, record.created_year_id)
+        removed_year = _drop_created_year(conn, record.created_year_id if record is not None else None)
         conn.execute(delete(ASNAP).where(ASNAP.c.period_id == p.id))
         conn.execute(delete(SSNAP).where(SSNAP.c.period_id == p.id))
         conn.execute(delete(CLOSE).where(CLOSE.c.period_id == p.id))
         labels = tuple(voucher_label(v.word, v.number) for v in reversed(made))
         append_audit(db, actor, "period.reopen", "period", _label(p), {
-            "reason": why, "seal": record.seal, "vouchers": list(labels), "removed_year": removed_year})
+            "reason": why, "seal": record.seal if record is not None else None, "vouchers": list(labels),
+            "removed_year": removed_year})
         return ReopenResult(_label(p), labels, removed_year)
 
 
@@ -750,7 +752,6 @@ def snapshot_differences(conn: Connection) -> list[str]:
         lines[r[0]][(r[1], 0)] += r[3] - r[4]
         if r[2] is not None:
             lines[r[0]][(r[1], r[2])] += r[3] - r[4]
-    partnered = set(conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.partner_aux.is_(True))).scalars())
     stock_moves: dict[int, dict[StockKey, list[Decimal]]] = defaultdict(dict)
     key = (ENTRY.c.product_id, ENTRY.c.warehouse_id, ENTRY.c.batch)
     for r in conn.execute(select(ENTRY.c.period_id, *key, func.sum(ENTRY.c.qty), func.sum(ENTRY.c.value),
@@ -770,7 +771,7 @@ def snapshot_differences(conn: Connection) -> list[str]:
             continue
         snap = {(r.account_id, r.partner_id): r.balance for r in conn.execute(
             select(ASNAP.c.account_id, ASNAP.c.partner_id, ASNAP.c.balance).where(ASNAP.c.period_id == pid))}
-        want = {k: v for k, v in acc.items() if v and (k[1] == 0 or k[0] in partnered)}
+        want = {k: v for k, v in acc.items() if v}
         for k in sorted(set(snap) | set(want)):
             if snap.get(k, ZERO) != want.get(k, ZERO):
                 bad.append(f"{labels[pid]} account#{k[0]}/{k[1]}: {snap.get(k, ZERO)} != {want.get(k, ZERO)}")

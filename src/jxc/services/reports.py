@@ -16,10 +16,12 @@ from jxc.db.base import table_of
 from jxc.db.models import (
     Account,
     AccountBalance,
+    AccountSnapshot,
     OpeningBalance,
     Partner,
     PartnerBalance,
     Period,
+    PeriodClose,
     Voucher,
     VoucherLine,
 )
@@ -66,12 +68,25 @@ def trial_balance_data(db: Session, label: str, *, include_zero: bool = False) -
                           .order_by(Account.code)).all()
     code_of = {a.id: a.code for a in accounts}
     opening: dict[str, Movement] = defaultdict(Movement)
-    for acc_id, mv in _opening_by_account(db).items():
-        opening[code_of[acc_id]] += mv
+    # Start from the last closed period's snapshot before this one, if any, so the closed
+    # periods are not summed again; else from the book's opening balances.
+    snap = db.execute(select(Period.id, Period.start_date).join(PeriodClose, PeriodClose.period_id == Period.id)
+                      .where(Period.start_date < period.start_date)
+                      .order_by(Period.start_date.desc()).limit(1)).one_or_none()
+    if snap is None:
+        for acc_id, mv in _opening_by_account(db).items():
+            opening[code_of[acc_id]] += mv
+    else:
+        for acc_id, bal in db.execute(select(AccountSnapshot.account_id, AccountSnapshot.balance)
+                                      .where(AccountSnapshot.period_id == snap.id,
+                                             AccountSnapshot.partner_id == 0)):
+            opening[code_of[acc_id]] += Movement(bal, ZERO)
     earlier = db.execute(
         select(AccountBalance.account_id, func.sum(AccountBalance.debit), func.sum(AccountBalance.credit))
         .join(Period, Period.id == AccountBalance.period_id)
-        .where(Period.start_date < period.start_date).group_by(AccountBalance.account_id)
+        .where(Period.start_date < period.start_date,
+               Period.start_date > (snap.start_date if snap is not None else date.min))
+        .group_by(AccountBalance.account_id)
     )
     for acc_id, d, c in earlier:
         opening[code_of[acc_id]] += Movement(d, c)

@@ -51,8 +51,11 @@ from jxc.domain.voucher import VoucherLine as LineIn
 from jxc.domain.voucher import check_voucher, voucher_label
 from jxc.services import arap
 from jxc.services.common import (
+    ACCOUNT,
     COMPANY,
     DB,
+    PARTNER,
+    PERIOD,
     BookRules,
     PeriodRef,
     append_audit,
@@ -264,7 +267,7 @@ def _move(db: DB, voucher_id: int, action: VoucherAction, actor: Actor, *,
     v = rows[0]
     postings = [_Posting(r.account_id, r.partner_id, r.debit, r.credit) for r in rows]
     label = voucher_label(v.word, v.number)
-    if v.source_type is not None and not allow_generated:
+    if v.source_type not in (None, REVERSAL) and not allow_generated:
         raise VoucherGenerated(voucher=label)
     period, rules = open_period_and_rules(db, v.voucher_date)
     current = VoucherStatus(v.status)
@@ -703,3 +706,39 @@ def delete_generated_voucher(db: DB, voucher_id: int) -> None:
                         .where(VOUCHER.c.period_id == head.period_id, VOUCHER.c.word == head.word)).scalar_one()
     conn.execute(update(SEQUENCE).where(SEQUENCE.c.period_id == head.period_id, SEQUENCE.c.word == head.word)
                  .values(last_number=last))
+
+
+REVERSAL = "voucher_reversal"  # voucher.source_type of a red-letter copy; source_id names the original
+
+
+def reverse_voucher(db: Session, voucher_id: int, day: date, *, actor: Actor) -> VoucherRef:
+    """红字冲销: a draft red-letter copy of a posted manual voucher, dated `day` in an open period
+    and linked to the original (source_type voucher_reversal), every line the same account and
+    side with the amount negated. The way to correct a voucher whose period is closed; it is
+    audited and posted like any voucher. Vouchers a document or the close generated are
+    corrected through their document (red-letter document, reverse close) instead.
+    Raises NotFound, InvalidInput (not a posted manual voucher, or already reversed),
+    PeriodClosed/PeriodMissing for `day`."""
+    require(actor, perm.VOUCHER_CREATE)
+    with db.begin():
+        conn = db.connection()
+        v = conn.execute(select(VOUCHER).where(VOUCHER.c.id == voucher_id)).one_or_none()
+        if v is None:
+            raise NotFound(entity="voucher", key=voucher_id)
+        period = conn.execute(select(PERIOD.c.year, PERIOD.c.month).where(PERIOD.c.id == v.period_id)).one()
+        original = f"{period.year:04d}-{period.month:02d} {voucher_label(v.word, v.number)}"
+        if v.status != VoucherStatus.POSTED.value or v.source_type is not None:
+            raise InvalidInput(field="voucher", reason="voucher.not_reversible", value=original)
+        if conn.execute(select(VOUCHER.c.id).where(VOUCHER.c.source_type == REVERSAL,
+                                                   VOUCHER.c.source_id == voucher_id,
+                                                   VOUCHER.c.status != VoucherStatus.VOID.value)).first():
+            raise InvalidInput(field="voucher", reason="voucher.already_reversed", value=original)
+        codes = dict(conn.execute(select(ACCOUNT.c.id, ACCOUNT.c.code)).all())
+        partners = dict(conn.execute(select(PARTNER.c.id, PARTNER.c.code)).all())
+        lines = tuple(LineIn(codes[r.account_id], -r.debit, -r.credit, partners.get(r.partner_id), r.memo)
+                      for r in conn.execute(select(LINE).where(LINE.c.voucher_id == voucher_id)
+                                            .order_by(LINE.c.line_no)))
+        ref = enter_voucher(conn, VoucherIn(day, lines, v.memo), actor, VoucherStatus.DRAFT)
+        conn.execute(update(VOUCHER).where(VOUCHER.c.id == ref.id).values(source_type=REVERSAL, source_id=voucher_id))
+        append_audit(db, actor, "voucher.reverse", "voucher", ref.id, {"original": original, "reversal": ref.label})
+        return ref
