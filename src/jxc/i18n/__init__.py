@@ -92,6 +92,8 @@ def describe(error: JxcError, lang: str | None = None) -> str:
             params[key] = t(f"status.{params[key]}", lang)
     if params.get("kind") in ("supplier", "customer", "both"):
         params["kind"] = t(f"partnerkind.{params['kind']}", lang)
+    if params.get("statement") in ("balance_sheet", "income_statement", "cash_flow"):
+        params["statement"] = t(f"statement.{params['statement']}", lang)
     if params.get("against") in ("receipt", "order"):  # what a three-way match compared the price with
         params["against"] = t(f"match.{params['against']}", lang)
     for key, value in params.items():  # quantities carry 4 places in the books; people read 99844, 2.5

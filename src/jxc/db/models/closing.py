@@ -62,7 +62,7 @@ class StatementLine(Base):
     __tablename__ = "statement_line"
     __table_args__ = (UniqueConstraint("statement", "line_no"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    statement: Mapped[str] = mapped_column(String(30))  # balance_sheet, income_statement
+    statement: Mapped[str] = mapped_column(String(30))  # balance_sheet, income_statement, cash_flow
     line_no: Mapped[int] = mapped_column(Integer)  # 行次
     position: Mapped[int] = mapped_column(Integer)  # display order
     side: Mapped[str] = mapped_column(String(10), default="")  # balance sheet: asset / equity
