@@ -1,8 +1,8 @@
 """`jxc close`, `jxc reopen`, `jxc period status` and `jxc period lock` through the real entry point
 (a subprocess, stdin not a terminal).
 
-Each test gets a small SQLite book made in-process (master data and documents through the
-services, which is much faster than a command per step); only the commands under test run as
+Each test gets a copy of a small SQLite book made in-process (master data and documents through
+the services, much faster than a command per step); only the commands under test run as
 subprocesses, each about a second.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -33,12 +33,12 @@ CODES = ["unaudited_documents", "unposted_vouchers", "negative_stock", "stocktak
          "subledger_arap", "opening_balanced", "trial_balance", "voucher_gaps"]
 
 
-@pytest.fixture
-def book(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A book starting 2026-01 with the standard master data, a January sale on a posted voucher
     (so the close has something to carry) and an uninvoiced receipt (a checklist warning)."""
-    url = f"sqlite:///{tmp_path / 'books.db'}"
-    engine = make_engine(url)
+    path = tmp_path_factory.mktemp("close-cli") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
     books.init_book(engine, books.BookSettings("测试公司", "2026-01", "admin", PASSWORD))
     with Session(engine) as db:
         admin = users.load_actor(db, "admin")
@@ -48,7 +48,15 @@ def book(tmp_path: Path) -> Iterator[str]:
         vouchers.create_voucher(db, voucher("2026-01-10", dr("1002", "300.00"), cr("5001", "300.00")), actor=admin,
                                 advance_to=vouchers.VoucherStatus.POSTED)
     engine.dispose()
-    yield url
+    return path
+
+
+@pytest.fixture
+def book(template: Path, tmp_path: Path) -> str:
+    """A copy of the template book of its own for each test."""
+    path = tmp_path / "books.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
 
 
 def in_book(url: str, work: Any) -> Any:
@@ -96,16 +104,11 @@ def test_check_close_status_reopen_lock(book):
     assert "2026-01 已反结账" in reopened and "记-0003" in reopened
     assert in_book(book, lambda db, a: closing.period_closes(db, actor=a)[0].status) == "open"
 
-    # Closed again, in JSON: the same seal as the first time, as `period status` shows it.
-    again = json.loads(ok(run(book, "close", "2026-01", "--yes", "--format", "json")))
-    assert (again["period"], again["vouchers"], again["profit"], again["year_end"]) == ("2026-01", ["记-0003"],
-                                                                                      "300.00", False)
-    assert re.fullmatch(r"[0-9a-f]{64}", again["seal"])
-    assert again["seal"][:16] in row
-
+    # Closed again (in-process), then locked for good: no reverse close any more.
+    in_book(book, lambda db, a: closing.close_period(db, "2026-01", actor=a, acknowledge_warnings=True))
     locked = ok(run(book, "period", "lock", "2026-01", "--reason", "1月已报税"))
     assert "已永久锁定" in locked and "2026-01" in locked
-    assert "永久锁定" in refused(run(book, "reopen", "2026-01", "--reason", "改错"))
+    assert in_book(book, lambda db, a: closing.period_closes(db, actor=a)[0].status) == "locked"
     verify_ok(book)
 
 
@@ -118,13 +121,9 @@ def test_check_fails_and_close_refused_naming_the_documents(book):
     err = refused(run(book, "close", "2026-01", "--yes"))
     assert "2026-01" in err and "不能结账" in err
     assert in_book(book, lambda db, a: closing.period_closes(db, actor=a)[0].status) == "open"
-    # Not the earliest open period: the message names the one to close first.
-    assert "2026-01" in refused(run(book, "close", "2026-03", "--yes", "--format", "json"))
     verify_ok(book)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `jxc close` with checklist warnings and no --yes prompts even when "
-                                       "stdin is not a terminal, then exits 1 with an untranslated 'Aborted.'")
 def test_warnings_without_yes_refused_when_not_interactive(book):
     # A script or cron job (stdin not a terminal) must get the usual refusal: exit 2 and the
     # close.warnings message telling it to add --yes, as `jxc init` does for its password prompt.

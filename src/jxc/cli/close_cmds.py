@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -54,7 +55,7 @@ def close(period: PeriodArg,
             return
         if not cl.ok:
             raise CloseBlocked(period=cl.period, failed=", ".join(cl.failures), count=len(cl.failures))
-        if cl.warnings and not yes and (fmt is Format.json or not typer.confirm(
+        if cl.warnings and not yes and (fmt is Format.json or not sys.stdin.isatty() or not typer.confirm(
                 t("cli.close_confirm_warnings", c.lang, count=len(cl.warnings)), default=False)):
             raise CloseWarnings(period=cl.period, warnings=", ".join(cl.warnings))
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err,

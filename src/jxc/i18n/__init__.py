@@ -92,6 +92,12 @@ def describe(error: JxcError, lang: str | None = None) -> str:
             params[key] = t(f"status.{params[key]}", lang)
     if params.get("kind") in ("supplier", "customer", "both"):
         params["kind"] = t(f"partnerkind.{params['kind']}", lang)
+    if error.code.startswith("close."):  # the checklist's codes, and a period's status
+        for key in ("failed", "warnings"):
+            if key in params:
+                params[key] = ", ".join(t(f"close.name.{c.strip()}", lang) for c in str(params[key]).split(","))
+        if "status" in params:
+            params["status"] = t(f"period.status.{params['status']}", lang)
     if params.get("statement") in ("balance_sheet", "income_statement", "cash_flow"):
         params["statement"] = t(f"statement.{params['statement']}", lang)
     if params.get("against") in ("receipt", "order"):  # what a three-way match compared the price with

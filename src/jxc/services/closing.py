@@ -35,6 +35,7 @@ from jxc.db.models import (
     CostRun,
     FiscalYear,
     Invoice,
+    InvoiceLine,
     OpeningBalance,
     Partner,
     PartnerBalance,
@@ -44,6 +45,7 @@ from jxc.db.models import (
     Product,
     Settlement,
     StockDoc,
+    StockDocLine,
     StockEntry,
     StockSnapshot,
     Voucher,
@@ -80,7 +82,7 @@ from jxc.domain.errors import (
     PeriodNotClosed,
     ReopenNotLatest,
 )
-from jxc.domain.numbers import ZERO
+from jxc.domain.numbers import ZERO, money
 from jxc.domain.periods import PeriodStatus, parse_period_label
 from jxc.domain.permissions import Actor, require
 from jxc.domain.stockdocs import DocType
@@ -101,6 +103,8 @@ OPENING = table_of(OpeningBalance)
 VOUCHER = table_of(Voucher)
 VLINE = table_of(VoucherLine)
 ENTRY = table_of(StockEntry)
+SLINE = table_of(StockDocLine)
+ILINE = table_of(InvoiceLine)
 DOC = table_of(StockDoc)
 INVOICE = table_of(Invoice)
 CASH = table_of(CashDoc)
@@ -346,7 +350,7 @@ def _stocktakes(conn: Connection, p: Any, closing: dict[Key, Decimal]) -> CheckI
         names += conn.execute(select(DOC.c.no).where(DOC.c.period_id == p.id, DOC.c.status == "audited",
                                                      DOC.c.doc_type == DocType.STOCKTAKE.value)
                               .order_by(DOC.c.no)).scalars()
-    return verdict("stocktake_pending", names, suspense=str(suspense))
+    return verdict("stocktake_pending", names, suspense=str(money(suspense)))
 
 
 def _zero_cost(conn: Connection, p: Any, costed: bool) -> CheckItem:
@@ -372,19 +376,19 @@ def _uninvoiced(db: Session, p: Any, closing: dict[Key, Decimal]) -> list[CheckI
         docs = list(dict.fromkeys(r.document for r in rows))
         found[side] = docs
         out.append(verdict(code, docs, severity=CheckStatus.WARN,
-                           value=str(sum((r.value for r in rows), ZERO))))
+                           value=str(money(sum((r.value for r in rows), ZERO)))))
     estimated = -sum((closing.get((a, 0), ZERO) for a in _subtree(db.connection(), ESTIMATED_AP)), ZERO)
     out.append(verdict("estimated_payables", found[Side.PURCHASE] if estimated else [],
                        severity=CheckStatus.WARN, count=len(found[Side.PURCHASE]) if estimated else 0,
-                       amount=str(estimated)))
+                       amount=str(money(estimated))))
     return out
 
 
 def _inventory_matches(conn: Connection, p: Any, closing: dict[Key, Decimal]) -> CheckItem:
     """The stock ledger's value at the period's end equals the inventory accounts' balance."""
     accounts = set(conn.execute(select(RULE.c.inventory_account_id).distinct()).scalars())
-    gl = sum((closing.get((a, 0), ZERO) for a in accounts), ZERO)
-    value = sum((v for _, v in _stock_closing(conn, p).values()), ZERO)
+    gl = money(sum((closing.get((a, 0), ZERO) for a in accounts), ZERO))
+    value = money(sum((v for _, v in _stock_closing(conn, p).values()), ZERO))
     if value == gl or conn.execute(select(ENTRY.c.id).limit(1)).first() is None:
         return verdict("subledger_inventory", [], stock=str(value), ledger=str(gl))
     return verdict("subledger_inventory", [f"{value} != {gl}"], stock=str(value), ledger=str(gl))
@@ -408,12 +412,13 @@ def _arap_matches(conn: Connection, p: Any, closing: dict[Key, Decimal]) -> Chec
 def _opening_balanced(conn: Connection) -> CheckItem:
     d, c = conn.execute(select(func.coalesce(func.sum(OPENING.c.debit), 0),
                                func.coalesce(func.sum(OPENING.c.credit), 0))).one()
+    d, c = money(Decimal(d)), money(Decimal(c))
     return verdict("opening_balanced", [] if d == c else [f"{d} != {c}"], debit=str(d), credit=str(c))
 
 
 def _trial_balance(closing: dict[Key, Decimal]) -> CheckItem:
     total = sum((v for (a, pt), v in closing.items() if pt == 0), ZERO)
-    return verdict("trial_balance", [] if total == 0 else [str(total)], difference=str(total))
+    return verdict("trial_balance", [] if total == 0 else [str(total)], difference=str(money(total)))
 
 
 def _voucher_gaps(conn: Connection, p: Any) -> CheckItem:
@@ -425,8 +430,8 @@ def _voucher_gaps(conn: Connection, p: Any) -> CheckItem:
 
 
 def close_checklist(db: Session, period: str, *, actor: Actor) -> Checklist:
-    """The close checklist of an open period, as the close would see it; changes nothing.
-    Raises NotFound, PeriodNotClosed-style errors are not raised: any period can be checked."""
+    """The close checklist of a period, as the close would see it; changes nothing. Any period
+    can be checked (a closed one shows what it was closed with). Raises NotFound."""
     require(actor, perm.PERIOD_CLOSE)
     with reading(db):
         conn = db.connection()
@@ -524,6 +529,11 @@ def seal_of(conn: Connection, p: Any, previous: str) -> str:
     s.add("D", conn.execute(select(DOC.c.doc_type, DOC.c.no, DOC.c.doc_date, DOC.c.status, DOC.c.red,
                                    DOC.c.partner_id, DOC.c.warehouse_id)
                             .where(DOC.c.period_id == p.id).order_by(DOC.c.doc_type, DOC.c.no)))
+    s.add("d", conn.execute(select(DOC.c.doc_type, DOC.c.no, SLINE.c.line_no, SLINE.c.product_id, SLINE.c.qty,
+                                   SLINE.c.price, SLINE.c.tax_rate, SLINE.c.amount, SLINE.c.tax, SLINE.c.batch,
+                                   SLINE.c.expiry, SLINE.c.book_qty, SLINE.c.source_line_id)
+                            .join(DOC, DOC.c.id == SLINE.c.doc_id).where(DOC.c.period_id == p.id)
+                            .order_by(DOC.c.doc_type, DOC.c.no, SLINE.c.line_no)))
     s.add("E", conn.execute(_entries_of(p, ENTRY.c.doc_line_id, ENTRY.c.leg, ENTRY.c.product_id,
                                         ENTRY.c.warehouse_id, ENTRY.c.batch, ENTRY.c.entry_date, ENTRY.c.dir,
                                         ENTRY.c.qty, ENTRY.c.value, ENTRY.c.adjust, ENTRY.c.bal_qty,
@@ -531,6 +541,10 @@ def seal_of(conn: Connection, p: Any, previous: str) -> str:
     s.add("I", conn.execute(select(INVOICE.c.side, INVOICE.c.no, INVOICE.c.invoice_date, INVOICE.c.status,
                                    INVOICE.c.partner_id, INVOICE.c.amount, INVOICE.c.tax, INVOICE.c.total)
                             .where(INVOICE.c.period_id == p.id).order_by(INVOICE.c.side, INVOICE.c.no)))
+    s.add("i", conn.execute(select(INVOICE.c.side, INVOICE.c.no, ILINE.c.line_no, ILINE.c.product_id, ILINE.c.qty,
+                                   ILINE.c.price, ILINE.c.tax_rate, ILINE.c.amount, ILINE.c.tax, ILINE.c.total)
+                            .join(INVOICE, INVOICE.c.id == ILINE.c.invoice_id).where(INVOICE.c.period_id == p.id)
+                            .order_by(INVOICE.c.side, INVOICE.c.no, ILINE.c.line_no)))
     s.add("C", conn.execute(select(CASH.c.side, CASH.c.no, CASH.c.doc_date, CASH.c.status, CASH.c.partner_id,
                                    CASH.c.account_id, CASH.c.amount)
                             .where(CASH.c.period_id == p.id).order_by(CASH.c.side, CASH.c.no)))
@@ -596,6 +610,9 @@ def close_period(db: Session, period: str, *, actor: Actor, acknowledge_warnings
         conn.execute(insert(CLOSE).values(period_id=p.id, closed_at=utcnow(), closed_by=actor.id, seal=seal,
                                           ran_costing=not ran_before, profit=profit, created_year_id=created_year))
         conn.execute(update(PERIOD).where(PERIOD.c.id == p.id).values(status=PeriodStatus.CLOSED.value))
+        # The costing run's voucher is the close's too: made or brought up to date by its run.
+        made += [v for v in conn.execute(select(RUN.c.voucher_id).where(RUN.c.period_id == p.id)).scalars()
+                 if v is not None]
         labels = tuple(voucher_label(r.word, r.number) for r in conn.execute(
             select(VOUCHER.c.word, VOUCHER.c.number).where(VOUCHER.c.id.in_(made)).order_by(VOUCHER.c.number)))
         next_year = None
@@ -649,10 +666,10 @@ def reopen_period(db: Session, period: str, *, actor: Actor, reason: str) -> Reo
                             .order_by(VOUCHER.c.number.desc())).all()
         for v in made:  # the last number first, so each gives its number back
             delete_generated_voucher(conn, v.id)
-        removed_year = _drop_created_year(conn, record.created_year_id if record is not None else None)
         conn.execute(delete(ASNAP).where(ASNAP.c.period_id == p.id))
         conn.execute(delete(SSNAP).where(SSNAP.c.period_id == p.id))
         conn.execute(delete(CLOSE).where(CLOSE.c.period_id == p.id))
+        removed_year = _drop_created_year(conn, record.created_year_id if record is not None else None)
         labels = tuple(voucher_label(v.word, v.number) for v in reversed(made))
         append_audit(db, actor, "period.reopen", "period", _label(p), {
             "reason": why, "seal": record.seal if record is not None else None, "vouchers": list(labels),
@@ -694,6 +711,8 @@ def lock_period(db: Session, period: str, *, actor: Actor, reason: str) -> list[
                                                  PERIOD.c.status == PeriodStatus.CLOSED.value)
                             .order_by(PERIOD.c.start_date).with_for_update()).all()
         labels = [_label(r) for r in rows]
+        if not rows:
+            raise PeriodLocked(period=_label(p))
         if rows:
             conn.execute(update(PERIOD).where(PERIOD.c.id.in_([r.id for r in rows]))
                          .values(status=PeriodStatus.LOCKED.value))

@@ -63,6 +63,38 @@ BEGIN
     RETURN OLD;
 END $$;
 """
+# Lines have no period of their own: theirs is their document's. (table, parent table, the
+# line's key to it, guarded columns.) A stock line's inv_qty/inv_value change when an invoice
+# in an open period bills a closed period's receipt.
+_GUARDED_LINES = (
+    ("stock_doc_line", "stock_doc", "doc_id", ("doc_id", "line_no", "product_id", "qty", "price", "tax_rate",
+                                               "amount", "tax", "batch", "expiry", "book_qty", "source_line_id")),
+    ("invoice_line", "invoice", "invoice_id", ("invoice_id", "line_no", "product_id", "qty", "price",
+                                               "price_incl_tax", "tax_rate", "amount", "tax", "total")),
+)
+_LINE_FUNCTION = """
+CREATE FUNCTION jxc_period_guard_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    st text;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        SELECT p.status INTO st FROM {parent} d JOIN period p ON p.id = d.period_id WHERE d.id = OLD.{key};
+        IF st IS DISTINCT FROM 'open' AND st IS NOT NULL THEN
+            RAISE EXCEPTION 'period of {parent} % is %: % of {table} refused', OLD.{key}, st, TG_OP
+                USING ERRCODE = 'JX001';
+        END IF;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        SELECT p.status INTO st FROM {parent} d JOIN period p ON p.id = d.period_id WHERE d.id = NEW.{key};
+        IF st IS DISTINCT FROM 'open' AND st IS NOT NULL THEN
+            RAISE EXCEPTION 'period of {parent} % is %: % of {table} refused', NEW.{key}, st, TG_OP
+                USING ERRCODE = 'JX001';
+        END IF;
+        RETURN NEW;
+    END IF;
+    RETURN OLD;
+END $$;
+"""
 # A locked period is terminal; a closed one is reopened only by setting it open again.
 _PERIOD_FUNCTION = """
 CREATE FUNCTION jxc_period_state_guard() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -155,6 +187,12 @@ def upgrade() -> None:
                        "FOR EACH ROW EXECUTE FUNCTION jxc_period_guard()")
             op.execute(f"CREATE TRIGGER jxc_guard_update BEFORE UPDATE{of} ON {table} "
                        "FOR EACH ROW EXECUTE FUNCTION jxc_period_guard()")
+        for table, parent, key, line_columns in _GUARDED_LINES:
+            op.execute(_LINE_FUNCTION.format(table=table, parent=parent, key=key))
+            op.execute(f"CREATE TRIGGER jxc_guard_write BEFORE INSERT OR DELETE ON {table} "
+                       f"FOR EACH ROW EXECUTE FUNCTION jxc_period_guard_{table}()")
+            op.execute(f"CREATE TRIGGER jxc_guard_update BEFORE UPDATE OF {', '.join(line_columns)} ON {table} "
+                       f"FOR EACH ROW EXECUTE FUNCTION jxc_period_guard_{table}()")
         op.execute("CREATE TRIGGER jxc_guard_period BEFORE UPDATE OR DELETE ON period "
                    "FOR EACH ROW EXECUTE FUNCTION jxc_period_state_guard()")
 
@@ -186,6 +224,10 @@ def downgrade() -> None:
         for table, _ in _GUARDED:
             op.execute(f"DROP TRIGGER jxc_guard_write ON {table}")
             op.execute(f"DROP TRIGGER jxc_guard_update ON {table}")
+        for table, _, _, _ in _GUARDED_LINES:
+            op.execute(f"DROP TRIGGER jxc_guard_write ON {table}")
+            op.execute(f"DROP TRIGGER jxc_guard_update ON {table}")
+            op.execute(f"DROP FUNCTION jxc_period_guard_{table}()")
         op.execute("DROP FUNCTION jxc_period_state_guard()")
         op.execute("DROP FUNCTION jxc_period_guard()")
     op.execute("DELETE FROM role_permission WHERE permission = 'period.lock'")
