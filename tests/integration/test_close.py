@@ -1016,3 +1016,30 @@ def test_lock_is_final(db, admin):
     assert closing.lock_period(db, "2026-03", actor=admin, reason="一季度已报税") == ["2026-03"]
     assert [(p.label, p.status) for p in closing.period_closes(db, actor=admin)][:4] == [
         ("2026-01", "locked"), ("2026-02", "locked"), ("2026-03", "locked"), ("2026-04", "open")]
+
+
+# --- a book started during the year: the fiscal year is the calendar year --------------------
+
+def test_a_book_started_in_october_closes_its_year_in_december(fresh_url):
+    from jxc.db.session import make_engine
+    from jxc.services import books
+    engine = make_engine(fresh_url)
+    created = books.init_book(engine, books.BookSettings("Mid-year Co", "2026-10", "admin", "admin-pass-1"))
+    # 2026-10..2026-12 (fiscal year 2026, three months) and all of 2027, so documents can be
+    # dated a full year ahead
+    assert created.periods == 3 + 12
+    with Session(engine, expire_on_commit=False) as db:
+        admin = users.load_actor(db, "admin")
+        db.rollback()
+        assert [p.label for p in books.list_periods(db, actor=admin)][:4] == ["2026-10", "2026-11", "2026-12",
+                                                                             "2027-01"]
+        post(db, admin, "2026-11-05", dr("1002", "500.00"), cr("5001", "500.00"))
+        results = [closing.close_period(db, p, actor=admin, acknowledge_warnings=True)
+                   for p in ("2026-10", "2026-11", "2026-12")]
+        assert [r.year_end for r in results] == [False, False, True]
+        assert results[2].next_year is None  # 2027 was there already
+        # 本年利润 went to 未分配利润 at December's close
+        assert closing_balance(db, "3103") == D(0)
+        assert closing_balance(db, "310404") == D("-500.00")  # a credit balance (debit positive)
+        assert checks.verify_books(db).ok
+    engine.dispose()

@@ -60,6 +60,13 @@ def fiscal_year_periods(year: int, first_month: int = 1) -> list[PeriodSpan]:
     return spans
 
 
+def calendar_year_periods(year: int, first_month: int = 1) -> list[PeriodSpan]:
+    """The monthly periods of fiscal year `year` from `first_month` to December: the Chinese
+    会计年度 is the calendar year (会计法 第十一条), so a book that starts in April has a
+    first fiscal year of nine months, and its year-end close is December's."""
+    return [month_span(year, m) for m in range(first_month, 13)]
+
+
 def ensure_open(status: str, label: str) -> None:
     """Raise PeriodClosed unless the period takes postings (only an open period does)."""
     if PeriodStatus(status) is not PeriodStatus.OPEN:

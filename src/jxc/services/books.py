@@ -17,7 +17,7 @@ from jxc.domain import permissions as perm
 from jxc.domain.accounts import level_of, parent_code_of
 from jxc.domain.errors import BookExists, BookMissing, InvalidInput
 from jxc.domain.numbers import MAX_MONEY, money
-from jxc.domain.periods import fiscal_year_periods, parse_period_label
+from jxc.domain.periods import calendar_year_periods, parse_period_label
 from jxc.domain.permissions import ALL, Actor, require
 from jxc.domain.trade import CreditControl
 from jxc.services.common import all_periods, append_audit, company, reading
@@ -90,7 +90,8 @@ def seed_trade_settings(db: Session, start: date) -> None:
 
 
 def add_fiscal_year(db: Session, year: int, first_month: int = 1) -> FiscalYear:
-    spans = fiscal_year_periods(year, first_month)
+    """Fiscal year `year` with its periods from `first_month` to December."""
+    spans = calendar_year_periods(year, first_month)
     fy = FiscalYear(year=year, start_date=spans[0].start_date, end_date=spans[-1].end_date)
     db.add(fy)
     db.flush()
@@ -109,7 +110,8 @@ class BookCreated:
 def init_book(engine: Engine, settings: BookSettings) -> BookCreated:
     """Create the schema (Alembic) and a new set of books in one transaction.
 
-    The fiscal year is the twelve months from `start`. Raises BookExists if the
+    The fiscal year is the calendar year: periods from `start` to December (and, for a book
+    started after January, all of the next year). Raises BookExists if the
     database already holds books, InvalidInput for a bad setting.
     """
     year, month = parse_period_label(settings.start, field="start")
@@ -126,6 +128,10 @@ def init_book(engine: Engine, settings: BookSettings) -> BookCreated:
         if db.execute(select(Company.id)).first():
             raise BookExists()
         fy = add_fiscal_year(db, year, month)
+        periods = 13 - month
+        if month > 1:  # a book started during the year can date documents a full twelve months ahead
+            add_fiscal_year(db, year + 1)
+            periods += 12
         db.add(Company(id=1, name=settings.company.strip(), currency="CNY", chart=settings.chart,
                        amount_places=2, unit_cost_places=6, price_places=4, qty_places=4,
                        require_distinct_auditor=settings.require_distinct_auditor,
@@ -138,7 +144,7 @@ def init_book(engine: Engine, settings: BookSettings) -> BookCreated:
         admin = _new_user(db, settings.admin_username, settings.admin_password, "", ["admin"])
         append_audit(db, Actor(admin.id, admin.username, frozenset({ALL})), "book.init", "company", 1,
                      {"company": settings.company, "start": settings.start, "accounts": count})
-    return BookCreated(periods=12, accounts=count)
+    return BookCreated(periods=periods, accounts=count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +257,7 @@ def open_next_fiscal_year(db: Session, *, actor: Actor) -> list[PeriodInfo]:
                           ).scalar_one()
         nxt = last.end_date + timedelta(days=1)
         fy = add_fiscal_year(db, nxt.year, nxt.month)
-        spans = fiscal_year_periods(nxt.year, nxt.month)
+        spans = calendar_year_periods(nxt.year, nxt.month)
         append_audit(db, actor, "fiscal_year.add", "fiscal_year", fy.year,
                      {"from": spans[0].label, "to": spans[-1].label})
         return [PeriodInfo(s.label, s.start_date, s.end_date, "open") for s in spans]
