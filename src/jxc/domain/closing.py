@@ -116,7 +116,7 @@ GENESIS_SEAL = "0" * 64
 
 class Sealer:
     """A period's seal: sha256 over the previous period's seal and the period's rows, each
-    row a tuple of plain values written in a fixed form, in a fixed order."""
+    row a tuple of plain values (as the database stores them) in a fixed order."""
 
     def __init__(self, previous: str, label: str) -> None:
         self._h = hashlib.sha256()
@@ -126,19 +126,11 @@ class Sealer:
         update = self._h.update
         n = 0
         for row in rows:
-            update(("|".join([kind, *map(_plain, row)]) + "\n").encode())
+            # repr of a tuple of ints, strings, Decimals, dates and None is exact and stable,
+            # and made in C: a month holds millions of values.
+            update(f"{kind}{tuple(row)!r}\n".encode())
             n += 1
         return n
 
     def hexdigest(self) -> str:
         return self._h.hexdigest()
-
-
-def _plain(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value else "0"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)

@@ -319,9 +319,12 @@ def monthly_run(opening_qty: Qty, opening_value: Money, last_unit: UnitCost,
             last_out = i
     moved = sum(values, ZERO)
     closing_value = opening_value + moved
-    # No residue on zero stock: when the period ends empty, its last outflow of any kind takes
-    # what is left (a priced one too, e.g. a transfer valued at the last unit cost).
-    absorber = last_out if closing_qty == 0 else last_issue
+    # No residue on zero stock: when the period ends empty, what is left goes to the last
+    # unpriced issue, or with none, to the last outflow of any kind (a transfer valued at the
+    # last unit cost). Never to a priced outflow when an unpriced issue can take it: a priced
+    # value counts in the unit, so the next run would start from the adjusted value and move
+    # the residue again (a cent a run), and the run must give the same result every time.
+    absorber = last_issue if last_issue >= 0 else (last_out if closing_qty == 0 else -1)
     if absorber >= 0:
         target = ZERO if closing_qty == 0 else at_unit(closing_qty)
         values[absorber] += target - closing_value

@@ -17,14 +17,15 @@ in place, and gives the same vouchers, balances and seal.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from jxc.db.base import table_of
 from jxc.db.models import (
@@ -89,7 +90,7 @@ from jxc.domain.stockdocs import DocType
 from jxc.domain.trade import ESTIMATED_AP, Side
 from jxc.domain.voucher import voucher_label
 from jxc.services import books, stock, tradereports
-from jxc.services.common import PeriodRef, append_audit, book_rules, insert_many, reading, utcnow
+from jxc.services.common import PeriodRef, append_audit, book_rules, insert_many, per_transaction, reading, utcnow
 from jxc.services.vouchers import GenLine, delete_generated_voucher, insert_generated_voucher
 
 PERIOD = table_of(Period)
@@ -255,7 +256,12 @@ def _entries_of(p: Any, *cols: Any) -> Any:
 
 
 def _stock_closing(conn: Connection, p: Any) -> dict[StockKey, tuple[Decimal, Decimal]]:
-    """Stock on hand (qty, value) at the end of p per product/warehouse/batch."""
+    """Stock on hand (qty, value) at the end of p per product/warehouse/batch. Read once per
+    transaction (the checklist and the snapshot both need it; the close's vouchers move no stock)."""
+    return per_transaction(conn, f"stock_closing_{p.id}", lambda: _read_stock_closing(conn, p))
+
+
+def _read_stock_closing(conn: Connection, p: Any) -> dict[StockKey, tuple[Decimal, Decimal]]:
     out: dict[StockKey, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     r: Any
     prev = _previous(conn, p)
@@ -509,50 +515,68 @@ def _write_snapshots(conn: Connection, p: Any) -> None:
                                "qty": q, "value": v} for k, (q, v) in sorted(_stock_closing(conn, p).items())])
 
 
+def _raw(*cols: Any) -> list[Any]:
+    """Columns read as the driver returns them, without SQLAlchemy's conversions: the seal
+    hashes what is stored (SQLite's scaled integers, PostgreSQL's numerics), and converting
+    a month's millions of values to Decimals and dates would cost more than hashing them."""
+    return [type_coerce(c, NullType()) for c in cols]
+
+
+def _rows(conn: Connection, stmt: Any) -> Iterator[tuple[Any, ...]]:
+    """The statement's rows as the DB-API cursor returns them, a batch at a time, without
+    building a SQLAlchemy Row for each (the seal reads millions)."""
+    cursor = conn.execute(stmt).cursor
+    while batch := cursor.fetchmany(20_000):
+        yield from batch
+
+
 def seal_of(conn: Connection, p: Any, previous: str) -> str:
-    """The seal of period p: its vouchers and their lines, balance rows, stock entries,
-    documents and snapshots, in a fixed order, hashed after the previous period's seal.
-    Ids that a reverse close and a new close would renumber (the close's own vouchers and
-    lines) are left out: vouchers are named by word and number."""
+    """The seal of period p: its vouchers and their lines, balance rows, stock documents and
+    their lines, stock entries, invoices and their lines, receipts/payments and snapshots, in a
+    fixed order, hashed after the previous period's seal. Ids that a reverse close and a new
+    close would renumber (the close's own vouchers and lines) are left out: vouchers are named
+    by word and number."""
     s = Sealer(previous, _label(p))
-    s.add("V", conn.execute(select(VOUCHER.c.word, VOUCHER.c.number, VOUCHER.c.voucher_date, VOUCHER.c.status,
-                                   VOUCHER.c.total, VOUCHER.c.source_type)
+    s.add("V", _rows(conn, select(*_raw(VOUCHER.c.word, VOUCHER.c.number, VOUCHER.c.voucher_date,
+                                         VOUCHER.c.status, VOUCHER.c.total, VOUCHER.c.source_type))
                             .where(VOUCHER.c.period_id == p.id).order_by(VOUCHER.c.word, VOUCHER.c.number)))
-    s.add("L", conn.execute(select(VOUCHER.c.word, VOUCHER.c.number, VLINE.c.line_no, VLINE.c.account_id,
-                                   VLINE.c.partner_id, VLINE.c.debit, VLINE.c.credit, VLINE.c.voucher_date)
+    s.add("L", _rows(conn, select(*_raw(VOUCHER.c.word, VOUCHER.c.number, VLINE.c.line_no, VLINE.c.account_id,
+                                         VLINE.c.partner_id, VLINE.c.debit, VLINE.c.credit, VLINE.c.voucher_date))
                             .join(VOUCHER, VOUCHER.c.id == VLINE.c.voucher_id).where(VLINE.c.period_id == p.id)
                             .order_by(VOUCHER.c.word, VOUCHER.c.number, VLINE.c.line_no)))
-    s.add("A", conn.execute(select(ABAL.c.account_id, ABAL.c.debit, ABAL.c.credit)
+    s.add("A", _rows(conn, select(*_raw(ABAL.c.account_id, ABAL.c.debit, ABAL.c.credit))
                             .where(ABAL.c.period_id == p.id).order_by(ABAL.c.account_id)))
-    s.add("P", conn.execute(select(PBAL.c.account_id, PBAL.c.partner_id, PBAL.c.debit, PBAL.c.credit)
+    s.add("P", _rows(conn, select(*_raw(PBAL.c.account_id, PBAL.c.partner_id, PBAL.c.debit, PBAL.c.credit))
                             .where(PBAL.c.period_id == p.id).order_by(PBAL.c.account_id, PBAL.c.partner_id)))
-    s.add("D", conn.execute(select(DOC.c.doc_type, DOC.c.no, DOC.c.doc_date, DOC.c.status, DOC.c.red,
-                                   DOC.c.partner_id, DOC.c.warehouse_id)
+    s.add("D", _rows(conn, select(*_raw(DOC.c.doc_type, DOC.c.no, DOC.c.doc_date, DOC.c.status, DOC.c.red,
+                                         DOC.c.partner_id, DOC.c.warehouse_id))
                             .where(DOC.c.period_id == p.id).order_by(DOC.c.doc_type, DOC.c.no)))
-    s.add("d", conn.execute(select(DOC.c.doc_type, DOC.c.no, SLINE.c.line_no, SLINE.c.product_id, SLINE.c.qty,
-                                   SLINE.c.price, SLINE.c.tax_rate, SLINE.c.amount, SLINE.c.tax, SLINE.c.batch,
-                                   SLINE.c.expiry, SLINE.c.book_qty, SLINE.c.source_line_id)
+    s.add("d", _rows(conn, select(*_raw(DOC.c.doc_type, DOC.c.no, SLINE.c.line_no, SLINE.c.product_id, SLINE.c.qty,
+                                         SLINE.c.price, SLINE.c.tax_rate, SLINE.c.amount, SLINE.c.tax, SLINE.c.batch,
+                                         SLINE.c.expiry, SLINE.c.book_qty, SLINE.c.source_line_id))
                             .join(DOC, DOC.c.id == SLINE.c.doc_id).where(DOC.c.period_id == p.id)
                             .order_by(DOC.c.doc_type, DOC.c.no, SLINE.c.line_no)))
-    s.add("E", conn.execute(_entries_of(p, ENTRY.c.doc_line_id, ENTRY.c.leg, ENTRY.c.product_id,
-                                        ENTRY.c.warehouse_id, ENTRY.c.batch, ENTRY.c.entry_date, ENTRY.c.dir,
-                                        ENTRY.c.qty, ENTRY.c.value, ENTRY.c.adjust, ENTRY.c.bal_qty,
-                                        ENTRY.c.bal_value).order_by(ENTRY.c.doc_line_id, ENTRY.c.leg)))
-    s.add("I", conn.execute(select(INVOICE.c.side, INVOICE.c.no, INVOICE.c.invoice_date, INVOICE.c.status,
-                                   INVOICE.c.partner_id, INVOICE.c.amount, INVOICE.c.tax, INVOICE.c.total)
+    s.add("E", _rows(conn, _entries_of(p, *_raw(ENTRY.c.doc_line_id, ENTRY.c.leg, ENTRY.c.product_id,
+                                                 ENTRY.c.warehouse_id, ENTRY.c.batch, ENTRY.c.entry_date,
+                                                 ENTRY.c.dir, ENTRY.c.qty, ENTRY.c.value, ENTRY.c.adjust,
+                                                 ENTRY.c.bal_qty, ENTRY.c.bal_value))
+                            .order_by(ENTRY.c.doc_line_id, ENTRY.c.leg)))
+    s.add("I", _rows(conn, select(*_raw(INVOICE.c.side, INVOICE.c.no, INVOICE.c.invoice_date, INVOICE.c.status,
+                                         INVOICE.c.partner_id, INVOICE.c.amount, INVOICE.c.tax, INVOICE.c.total))
                             .where(INVOICE.c.period_id == p.id).order_by(INVOICE.c.side, INVOICE.c.no)))
-    s.add("i", conn.execute(select(INVOICE.c.side, INVOICE.c.no, ILINE.c.line_no, ILINE.c.product_id, ILINE.c.qty,
-                                   ILINE.c.price, ILINE.c.tax_rate, ILINE.c.amount, ILINE.c.tax, ILINE.c.total)
+    s.add("i", _rows(conn, select(*_raw(INVOICE.c.side, INVOICE.c.no, ILINE.c.line_no, ILINE.c.product_id,
+                                         ILINE.c.qty, ILINE.c.price, ILINE.c.tax_rate, ILINE.c.amount, ILINE.c.tax,
+                                         ILINE.c.total))
                             .join(INVOICE, INVOICE.c.id == ILINE.c.invoice_id).where(INVOICE.c.period_id == p.id)
                             .order_by(INVOICE.c.side, INVOICE.c.no, ILINE.c.line_no)))
-    s.add("C", conn.execute(select(CASH.c.side, CASH.c.no, CASH.c.doc_date, CASH.c.status, CASH.c.partner_id,
-                                   CASH.c.account_id, CASH.c.amount)
+    s.add("C", _rows(conn, select(*_raw(CASH.c.side, CASH.c.no, CASH.c.doc_date, CASH.c.status, CASH.c.partner_id,
+                                         CASH.c.account_id, CASH.c.amount))
                             .where(CASH.c.period_id == p.id).order_by(CASH.c.side, CASH.c.no)))
-    s.add("S", conn.execute(select(ASNAP.c.account_id, ASNAP.c.partner_id, ASNAP.c.debit, ASNAP.c.credit,
-                                   ASNAP.c.balance).where(ASNAP.c.period_id == p.id)
+    s.add("S", _rows(conn, select(*_raw(ASNAP.c.account_id, ASNAP.c.partner_id, ASNAP.c.debit, ASNAP.c.credit,
+                                         ASNAP.c.balance)).where(ASNAP.c.period_id == p.id)
                             .order_by(ASNAP.c.account_id, ASNAP.c.partner_id)))
-    s.add("T", conn.execute(select(SSNAP.c.product_id, SSNAP.c.warehouse_id, SSNAP.c.batch, SSNAP.c.qty,
-                                   SSNAP.c.value).where(SSNAP.c.period_id == p.id)
+    s.add("T", _rows(conn, select(*_raw(SSNAP.c.product_id, SSNAP.c.warehouse_id, SSNAP.c.batch, SSNAP.c.qty,
+                                         SSNAP.c.value)).where(SSNAP.c.period_id == p.id)
                             .order_by(SSNAP.c.product_id, SSNAP.c.warehouse_id, SSNAP.c.batch)))
     return s.hexdigest()
 

@@ -20,7 +20,7 @@ overselling; SQLite serialises writers anyway.
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -1228,13 +1228,16 @@ def _recost(db: DB, todo: list[tuple[Key, date, int]], states: dict[Key, _KeySta
             runs: dict[int, _Run], actor: Actor) -> None:
     """Re-cost each key from its position on, then whatever takes its cost from what changed."""
     book = _Rules.of(db, rules)
-    queue = list(todo)
-    rounds = 0
+    queue = deque(todo)
+    queued = set(todo)
+    visits: Counter[Key] = Counter()
     while queue:
-        rounds += 1
-        if rounds > 1_000:  # each round re-costs one key; a cycle would otherwise never end
+        item = queue.popleft()
+        queued.discard(item)
+        key, day, after_id = item
+        visits[key] += 1
+        if visits[key] > MAX_PASSES:  # a key re-costed again and again: a cycle would never end
             raise StockDocRefused(document="", reason="stock.recost_cycle")
-        key, day, after_id = queue.pop(0)
         st = states.get(key)
         if st is None:
             st = _lock_keys(db, [key], _methods(db, [key[0]]), _names(db, [key]))[key]
@@ -1250,9 +1253,10 @@ def _recost(db: DB, todo: list[tuple[Key, date, int]], states: dict[Key, _KeySta
             for chunk in _chunks(sorted(changed)):
                 for d in conn_of(db).execute(_DEPENDENTS, {"ids": list(chunk)}):
                     dkey = (d.product_id, d.warehouse_id, d.batch)
-                    item = (dkey, d.entry_date, d.id - 1)
-                    if item not in queue:
-                        queue.append(item)
+                    dep = (dkey, d.entry_date, d.id - 1)
+                    if dep not in queued:
+                        queue.append(dep)
+                        queued.add(dep)
 
 
 def _methods(db: DB, product_ids: Iterable[int]) -> dict[int, str]:
@@ -1269,16 +1273,32 @@ def _names(db: DB, keys: Iterable[Key]) -> dict[Key, tuple[str, str]]:
     return {k: (p[k[0]], w[k[1]]) for k in keys}
 
 
+@dataclass
+class _Batch:
+    """Many keys re-costed in one go (the costing run): their later entries read in one query,
+    and what _replay would write per key gathered and written once at the end (_flush)."""
+
+    later: dict[Key, list[Any]]
+    sources: dict[int, tuple[Decimal, Decimal]]  # _source_entries of every entry in `later`
+    updates: list[tuple[Any, ...]] = field(default_factory=list)
+    line_changes: dict[tuple[int, int, int], list[Any]] = field(default_factory=dict)
+    attach: list[tuple[Any, Decimal]] = field(default_factory=list)
+    balances: list[dict[str, Any]] = field(default_factory=list)
+
+
 def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, runs: dict[int, _Run],
-            book: _Rules, actor: Actor) -> set[int]:
+            book: _Rules, actor: Actor, batch: _Batch | None = None) -> set[int]:
     """Cost again, in ledger order, every entry of the key after (day, after_id), starting from
     st (the balance at that point). Writes what changed: entries, FIFO layers and takes, the
-    voucher lines the entries point at, the balance row. Returns the document lines, among
-    those changed, that other entries take their cost from."""
+    voucher lines the entries point at, the balance row (with a batch: gathers the entries,
+    voucher lines and balance row into it instead). Returns the document lines, among those
+    changed, that other entries take their cost from."""
     conn = conn_of(db)
     params = {"p": st.key[0], "w": st.key[1], "b": st.key[2], "d": day, "i": after_id}
-    later = conn.execute(_AFTER, params).all()  # all(): one fetchall, not a fetch per row
-    sources = _source_entries(db, [e.source_line_id for e in later if e.basis == "source"])
+    # all(): one fetchall, not a fetch per row
+    later: Sequence[Any] = batch.later.get(st.key, []) if batch is not None else conn.execute(_AFTER, params).all()
+    wanted = [e.source_line_id for e in later if e.basis == "source"]
+    sources = batch.sources if batch is not None else _source_entries(db, wanted)
     own: dict[int, tuple[Decimal, Decimal]] = {}  # leg-0 values as re-costed here
     updates: list[tuple[Any, ...]] = []
     # Changes to voucher lines, summed per line before anything is written: (voucher, line,
@@ -1406,14 +1426,29 @@ def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, r
             record(x, value, ZERO, st.bal.qty, st.bal.value, result.unit)
         st.bal.last_unit = result.unit
         i = j
-    if updates:
-        update_many(conn, ENTRY, ("value", "adjust", "bal_qty", "bal_value", "unit_cost"), "id", updates, exact=True)
     if takes:
         conn.execute(insert(TAKE), takes)
-    adjust_generated_lines(db, [LineDelta(v, n, side, account, book.partner_for(account, partner), period, amount)
-                                for (v, n, side), (amount, account, partner, period) in line_changes.items()])
     for e, delta in missing_adj:
         _post_adjust(db, e, delta, book, actor, rules)
+    if batch is not None:
+        batch.updates.extend(updates)
+        for key, change in line_changes.items():
+            found = batch.line_changes.get(key)
+            if found is None:
+                batch.line_changes[key] = change
+            else:
+                found[0] += change[0]
+        batch.attach.extend(attach)
+        if later:
+            st.last_date = max(e.entry_date for e in later)
+        batch.balances.append({"p": st.key[0], "w": st.key[1], "b": st.key[2], "q": st.bal.qty, "v": st.bal.value,
+                               "u": st.bal.last_unit, "d": st.last_date, "e": st.expiry})
+        _save_layers(db, st)
+        return linked
+    if updates:
+        update_many(conn, ENTRY, ("value", "adjust", "bal_qty", "bal_value", "unit_cost"), "id", updates, exact=True)
+    adjust_generated_lines(db, [LineDelta(v, n, side, account, book.partner_for(account, partner), period, amount)
+                                for (v, n, side), (amount, account, partner, period) in line_changes.items()])
     if attach:
         _attach(db, attach, runs, book, rules, actor)
     last = conn.execute(_LAST_DATE, {"p": st.key[0], "w": st.key[1], "b": st.key[2]}).scalar()
@@ -1422,6 +1457,20 @@ def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, r
                             "u": st.bal.last_unit, "d": last, "e": st.expiry})
     _save_layers(db, st)
     return linked
+
+
+def _flush(db: DB, batch: _Batch, runs: dict[int, _Run], book: _Rules, rules: BookRules, actor: Actor) -> None:
+    """Write what a batch of _replay calls gathered, a statement per kind."""
+    conn = conn_of(db)
+    if batch.updates:
+        update_many(conn, ENTRY, ("value", "adjust", "bal_qty", "bal_value", "unit_cost"), "id", batch.updates,
+                    exact=True)
+    adjust_generated_lines(db, [LineDelta(v, n, side, account, book.partner_for(account, partner), period, amount)
+                                for (v, n, side), (amount, account, partner, period) in batch.line_changes.items()])
+    if batch.attach:
+        _attach(db, batch.attach, runs, book, rules, actor)
+    if batch.balances:
+        conn.execute(_BAL_SET, batch.balances)
 
 
 _DOC_OF_ENTRY = select(DOC.c.id, DOC.c.no, DOC.c.doc_date, DOC.c.voucher_id, DOC.c.period_id, DOC.c.partner_id,
@@ -1741,6 +1790,77 @@ def cost_run(db: Session, period: str, *, actor: Actor) -> CostRunResult:
         return done
 
 
+_MONTHLY_LATER = (select(*_AFTER.selected_columns, ENTRY.c.warehouse_id, ENTRY.c.batch)
+                  .where(ENTRY.c.entry_date >= bindparam("d"),
+                         ENTRY.c.product_id.in_(bindparam("products", expanding=True)))
+                  .order_by(ENTRY.c.product_id, ENTRY.c.warehouse_id, ENTRY.c.batch, ENTRY.c.entry_date, ENTRY.c.id))
+MAX_PASSES = 50  # a cost that feeds itself through returns and transfers would otherwise never settle
+_X = ENTRY.alias("x")
+_LAST_BEFORE = (select(_X.c.id).where(_X.c.product_id == BAL.c.product_id, _X.c.warehouse_id == BAL.c.warehouse_id,
+                                      _X.c.batch == BAL.c.batch, _X.c.entry_date <= bindparam("d"))
+                .order_by(_X.c.entry_date.desc(), _X.c.id.desc()).limit(1).scalar_subquery())
+_STATES_AT = (select(BAL.c.product_id, BAL.c.warehouse_id, BAL.c.batch, ENTRY.c.bal_qty, ENTRY.c.bal_value,
+                     ENTRY.c.unit_cost)
+              .select_from(BAL.outerjoin(ENTRY, ENTRY.c.id == _LAST_BEFORE))
+              .where(BAL.c.product_id.in_(bindparam("products", expanding=True))))
+
+
+def _states_at(db: DB, keys: Sequence[Key], states: dict[Key, _KeyState], day: date) -> None:
+    """_state_at(st, day, FAR) for many keys without FIFO layers, a statement per 500 products."""
+    wanted = set(keys)
+    found: dict[Key, Any] = {}
+    for chunk in _chunks(sorted({k[0] for k in wanted})):
+        for r in conn_of(db).execute(_STATES_AT, {"d": day, "products": list(chunk)}):
+            if (r.product_id, r.warehouse_id, r.batch) in wanted:
+                found[(r.product_id, r.warehouse_id, r.batch)] = r
+    for key in keys:
+        st, last = states[key], found.get(key)
+        bal = Balance(last.bal_qty, last.bal_value, last.unit_cost) if last is not None and last.bal_qty is not None \
+            else Balance()
+        states[key] = _KeyState(key, st.method, bal, st.last_date, st.expiry, st.product, st.warehouse)
+
+
+def _cost_keys_at_once(db: DB, keys: list[Key], states: dict[Key, _KeyState], pref: PeriodRef,
+                       rules: BookRules, runs: dict[int, _Run], actor: Actor) -> None:
+    """The costing run's re-costing of every monthly-average key of the period from its start:
+    what _recost does key by key, with the entries read in a few queries and written in one
+    statement per kind (a month of 500,000 issues: minutes key by key). Entries that take
+    their cost from a changed one (returns, transfers' receiving legs) are costed in another
+    pass over their keys, until nothing changes."""
+    conn = conn_of(db)
+    book = _Rules.of(db, rules)
+    day = date.fromordinal(pref.start_date.toordinal() - 1)
+    pending = sorted(set(keys))
+    for _ in range(MAX_PASSES):
+        later: dict[Key, list[Any]] = defaultdict(list)
+        for chunk in _chunks(sorted({k[0] for k in pending})):
+            for row in conn.execute(_MONTHLY_LATER, {"d": pref.start_date, "products": list(chunk)}):
+                later[(row.product_id, row.warehouse_id, row.batch)].append(row)
+        batch = _Batch(later, _source_entries(db, [e.source_line_id for rows in later.values() for e in rows
+                                                   if e.basis == "source"]))
+        linked: set[int] = set()
+        _states_at(db, pending, states, day)
+        for key in pending:
+            linked |= _replay(db, states[key], day, FAR, rules, runs, book, actor, batch)
+        _flush(db, batch, runs, book, rules, actor)
+        dependents: set[Key] = set()
+        for chunk in _chunks(sorted(linked)):
+            dependents |= {(d.product_id, d.warehouse_id, d.batch)
+                           for d in conn.execute(_DEPENDENTS, {"ids": list(chunk)})}
+        if not dependents:
+            return
+        new = sorted(k for k in dependents if k not in states)
+        if new:
+            states.update(_lock_keys(db, new, _methods(db, [k[0] for k in new]), _names(db, new)))
+        others = [k for k in dependents if states[k].method is not Method.MONTHLY_AVERAGE]
+        if others:
+            _recost(db, [(k, pref.start_date, 0) for k in sorted(others)], states, rules, runs, actor)
+        pending = sorted(k for k in dependents if states[k].method is Method.MONTHLY_AVERAGE)
+        if not pending:
+            return
+    raise StockDocRefused(document="", reason="stock.recost_cycle")
+
+
 def has_cost_run(db: DB, period_id: int) -> bool:
     return conn_of(db).execute(select(RUN.c.period_id).where(RUN.c.period_id == period_id)).first() is not None
 
@@ -1759,7 +1879,7 @@ def run_costing(db: DB, pref: PeriodRef, rules: BookRules, actor: Actor) -> Cost
         .where(ENTRY.c.period_id == pref.id, PRODUCT.c.costing_method == Method.MONTHLY_AVERAGE.value))})
     states = _lock_keys(conn, keys, _methods(conn, [k[0] for k in keys]), _names(conn, keys)) if keys else {}
     if keys:
-        _recost(conn, [(k, pref.start_date, 0) for k in keys], states, rules, runs, actor)
+        _cost_keys_at_once(conn, keys, states, pref, rules, runs, actor)
     # Cost of sales: what the period's deliveries less sales returns of these products cost.
     count, total = conn.execute(
         select(func.count(), func.sum(ENTRY.c.value))
