@@ -1555,13 +1555,14 @@ def _attach(db: DB, items: list[tuple[Any, Decimal]], runs: dict[int, _Run], boo
             cp = book.partner_for(e.cr_account_id, e.partner_id)
             dl = layout.line(1, e.dr_account_id, dp)
             cl = layout.line(-1, e.cr_account_id, cp)
-            links.append({"e": e.id, "vid": voucher_id, "dl": dl, "cl": cl})
+            links.append((voucher_id, dl, cl, e.id))
             amount = value * e.dir
             deltas += [LineDelta(voucher_id, dl, 1, e.dr_account_id, dp, period_id, amount),
                        LineDelta(voucher_id, cl, -1, e.cr_account_id, cp, period_id, amount)]
         append_generated_lines(db, voucher_id, period_id, run.end, nxt,
                                [GenLine(x.account_id, x.partner_id, x.side, ZERO) for x in layout.lines])
-        conn.execute(_ENTRY_LINES, links)
+        # Through the driver: a costing run attaches a month of issues at once.
+        update_many(conn, ENTRY, ("voucher_id", "dr_line", "cr_line"), "id", links)
         adjust_generated_lines(db, deltas)
 
 
