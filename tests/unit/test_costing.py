@@ -829,14 +829,13 @@ def test_monthly_run_is_the_same_when_run_again_on_its_own_result():
     # The period ends empty with a priced outflow last (a transfer at the last unit cost): the
     # residue goes to the unpriced issue, not to the transfer, so a second run, which reads the
     # stored values back, changes nothing (it used to move a cent each run).
-    from decimal import Decimal as D
-
-    from jxc.domain.costing import Move, monthly_run
-    moves = [Move(1, D("10"), D("100.00")), Move(2, D("-3"), None), Move(3, D("3"), D("31.00")),
-             Move(4, D("-7"), None), Move(5, D("-3"), D("-30.01"))]
-    first = monthly_run(D("0"), D("0"), D("0"), moves)
+    from jxc.domain.costing import Move
+    dec = Decimal
+    moves = [Move(1, dec("10"), dec("100.00")), Move(2, dec("-3"), None), Move(3, dec("3"), dec("31.00")),
+             Move(4, dec("-7"), None), Move(5, dec("-3"), dec("-30.01"))]
+    first = monthly_run(ZERO, ZERO, ZERO, moves)
     assert first.closing_qty == 0 and first.closing_value == 0
-    assert first.values[4] == D("-30.01")  # the priced transfer keeps its value
+    assert first.values[4] == dec("-30.01")  # the priced transfer keeps its value
     again = [Move(m.entry_id, m.qty, v if m.value is not None else None) for m, v in zip(moves, first.values,
                                                                                        strict=True)]
-    assert monthly_run(D("0"), D("0"), D("0"), again).values == first.values
+    assert monthly_run(ZERO, ZERO, ZERO, again).values == first.values
