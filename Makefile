@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_DB ?= sqlite:///demo.db
 
-.PHONY: serve test lint bench bench-stock bench-trade clean
+.PHONY: serve test lint bench bench-stock bench-trade bench-close clean
 
 $(STAMP): pyproject.toml
 	bash scripts/bootstrap.sh "$(PY)" "$(VENV)"
@@ -41,6 +41,9 @@ bench-stock: $(STAMP)
 
 bench-trade: $(STAMP)
 	$(BIN)/python -m bench.bench_trade
+
+bench-close: $(STAMP)
+	$(BIN)/python -m bench.bench_close
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm .pytest_cache .ruff_cache .hypothesis
