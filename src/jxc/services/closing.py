@@ -49,6 +49,7 @@ from jxc.db.models import (
     StockDocLine,
     StockEntry,
     StockSnapshot,
+    User,
     Voucher,
     VoucherLine,
     Warehouse,
@@ -89,9 +90,9 @@ from jxc.domain.permissions import Actor, require
 from jxc.domain.stockdocs import DocType
 from jxc.domain.trade import ESTIMATED_AP, Side
 from jxc.domain.voucher import voucher_label
-from jxc.services import books, stock, tradereports
+from jxc.services import arap, books, stock, tradereports
 from jxc.services.common import PeriodRef, append_audit, book_rules, insert_many, per_transaction, reading, utcnow
-from jxc.services.vouchers import GenLine, delete_generated_voucher, insert_generated_voucher
+from jxc.services.vouchers import SEQUENCE, GenLine, delete_generated_voucher, insert_generated_voucher
 
 PERIOD = table_of(Period)
 CLOSE = table_of(PeriodClose)
@@ -402,12 +403,11 @@ def _inventory_matches(conn: Connection, p: Any, closing: dict[Key, Decimal]) ->
 
 def _arap_matches(conn: Connection, p: Any, closing: dict[Key, Decimal]) -> CheckItem:
     """AR/AP open items dated up to the period's end equal the ledger per account and partner."""
-    from jxc.services.arap import ITEM, item_account_ids
-    accounts = item_account_ids(conn)
+    accounts = arap.item_account_ids(conn)
     codes = {v: k for k, v in accounts.items()}
     items = {(r[0], r[1]): r[2] for r in conn.execute(
-        select(ITEM.c.account_id, ITEM.c.partner_id, func.sum(ITEM.c.amount))
-        .where(ITEM.c.item_date <= p.end_date).group_by(ITEM.c.account_id, ITEM.c.partner_id))}
+        select(arap.ITEM.c.account_id, arap.ITEM.c.partner_id, func.sum(arap.ITEM.c.amount))
+        .where(arap.ITEM.c.item_date <= p.end_date).group_by(arap.ITEM.c.account_id, arap.ITEM.c.partner_id))}
     ledger = {k: v for k, v in closing.items() if k[0] in codes and k[1] != 0}
     partners = _codes(conn, (k[1] for k in set(items) | set(ledger)), PARTNER)
     bad = [f"{codes[a]}/{partners[pt]}: {items.get((a, pt), ZERO)} != {ledger.get((a, pt), ZERO)}"
@@ -710,9 +710,7 @@ def _drop_created_year(conn: Connection, year_id: int | None) -> str | None:
     for table in (VOUCHER, DOC, INVOICE, CASH, SETTLEMENT, ABAL, RUN):
         if conn.execute(select(table.c.period_id).where(table.c.period_id.in_(periods)).limit(1)).first():
             return None
-    from jxc.services.stock import SEQ
-    from jxc.services.vouchers import SEQUENCE
-    for table in (SEQ, SEQUENCE):
+    for table in (stock.SEQ, SEQUENCE):
         conn.execute(delete(table).where(table.c.period_id.in_(periods)))
     year = conn.execute(select(YEAR.c.year).where(YEAR.c.id == year_id)).scalar_one()
     conn.execute(delete(PERIOD).where(PERIOD.c.id.in_(periods)))
@@ -747,7 +745,6 @@ def lock_period(db: Session, period: str, *, actor: Actor, reason: str) -> list[
 def period_closes(db: Session, *, actor: Actor) -> list[PeriodCloseInfo]:
     """Every period with its status, and for closed ones who closed it, when, its seal and profit."""
     require(actor, perm.LEDGER_READ)
-    from jxc.db.models import User
     users = table_of(User)
     with reading(db):
         rows = db.execute(select(PERIOD, CLOSE.c.closed_at, CLOSE.c.seal, CLOSE.c.profit,

@@ -1297,8 +1297,8 @@ def _replay(db: DB, st: _KeyState, day: date, after_id: int, rules: BookRules, r
     params = {"p": st.key[0], "w": st.key[1], "b": st.key[2], "d": day, "i": after_id}
     # all(): one fetchall, not a fetch per row
     later: Sequence[Any] = batch.later.get(st.key, []) if batch is not None else conn.execute(_AFTER, params).all()
-    wanted = [e.source_line_id for e in later if e.basis == "source"]
-    sources = batch.sources if batch is not None else _source_entries(db, wanted)
+    sources = batch.sources if batch is not None else _source_entries(
+        db, [e.source_line_id for e in later if e.basis == "source"])
     own: dict[int, tuple[Decimal, Decimal]] = {}  # leg-0 values as re-costed here
     updates: list[tuple[Any, ...]] = []
     # Changes to voucher lines, summed per line before anything is written: (voucher, line,
