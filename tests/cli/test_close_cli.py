@@ -129,3 +129,12 @@ def test_warnings_without_yes_refused_when_not_interactive(book):
     # close.warnings message telling it to add --yes, as `jxc init` does for its password prompt.
     err = refused(run(book, "close", "2026-01"))
     assert "--yes" in err
+
+
+def test_closing_a_month_that_is_not_next_says_why_without_a_checklist(book):
+    # February before January, and January twice: the reason at once, no checklist printed first.
+    early = run(book, "close", "2026-02", "--yes")
+    assert early.returncode == 2 and "请先结账 2026-01" in early.stderr and "结账检查清单" not in early.stdout
+    ok(run(book, "close", "2026-01", "--yes"))
+    again = run(book, "close", "2026-01", "--yes")
+    assert again.returncode == 2 and "已经结账" in again.stderr and "结账检查清单" not in again.stdout

@@ -12,6 +12,7 @@ from jxc.cli.main import Format, FormatOpt, H, _errors, app, ctx, period_app
 from jxc.cli.output import amount, err, out, print_json, table
 from jxc.domain.closing import CheckStatus
 from jxc.domain.errors import CloseBlocked, CloseWarnings
+from jxc.domain.periods import parse_period_label
 from jxc.i18n import t
 from jxc.services import closing
 
@@ -42,6 +43,12 @@ def close(period: PeriodArg,
     with _errors():
         db = c.session()
         actor = c.actor(db)
+        if not check:
+            year, month = parse_period_label(period)
+            first_open = next((p.label for p in closing.period_closes(db, actor=actor) if p.status == "open"), None)
+            db.rollback()
+            if f"{year:04d}-{month:02d}" != first_open:  # say why at once, not after a checklist
+                closing.close_period(db, period, actor=actor)
         cl = closing.close_checklist(db, period, actor=actor)
         db.rollback()
         if fmt is Format.json and check:
