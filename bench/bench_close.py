@@ -528,8 +528,10 @@ def tree() -> dict[str, Any]:
         except (OSError, subprocess.CalledProcessError):
             return ""
     services = Path(stock.__file__).parent
+    pinned = services.parents[2] / "COMMIT"  # a pinned tree: git archive into /tmp/t, commit in /tmp/t/COMMIT
     return {"head": git("rev-parse", "--short", "HEAD"), "src_dirty": bool(git("status", "--porcelain", "src")),
             "jxc_from": str(services.parent), "pythonpath": os.environ.get("PYTHONPATH", ""),
+            "measured_commit": pinned.read_text().strip() if pinned.exists() else None,
             **{f"{name}_py": _digest(services / f"{name}.py")
                for name in ("closing", "statements", "stock", "tradereports")}}
 

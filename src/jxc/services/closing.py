@@ -365,10 +365,10 @@ def _zero_cost(conn: Connection, p: Any, costed: bool) -> CheckItem:
     stmt = (_entries_of(p, DOC.c.no, ENTRY.c.product_id, ENTRY.c.qty, ENTRY.c.value)
             .join(DOC, DOC.c.id == ENTRY.c.doc_id)
             .where(ENTRY.c.qty != 0, ENTRY.c.value * ENTRY.c.qty <= 0).order_by(DOC.c.no, ENTRY.c.id))
-    if not costed:  # monthly-average issues carry no cost until the run
+    if not costed:  # until the run, a monthly-average entry has only its priced value (returns of
+        # issues and unpriced receipts, a stocktake gain among them, wait for the run too)
         stmt = stmt.join(PRODUCT, PRODUCT.c.id == ENTRY.c.product_id).where(
-            ~((PRODUCT.c.costing_method == Method.MONTHLY_AVERAGE.value) & (ENTRY.c.basis == "cost")
-              & (ENTRY.c.qty < 0)))
+            ~((PRODUCT.c.costing_method == Method.MONTHLY_AVERAGE.value) & (ENTRY.c.basis != "fixed")))
     rows = conn.execute(stmt).all()
     products = _codes(conn, (r.product_id for r in rows), PRODUCT)
     return verdict("zero_cost_entries", [f"{r.no} {products[r.product_id]}: {r.qty} @ {r.value}" for r in rows])
