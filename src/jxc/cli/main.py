@@ -31,6 +31,7 @@ from jxc.domain.status import VoucherAction, VoucherStatus
 from jxc.domain.voucher import VoucherLine
 from jxc.i18n import current_language, describe, t
 from jxc.services import accounts, books, checks, importer, opening, reports, users, vouchers
+from jxc.services import demo as demo_books
 
 
 def H(code: str) -> str:  # noqa: N802
@@ -162,8 +163,7 @@ def init(
                     admin=admin, db=c.db_url))
 
 
-DEMO_PASSWORD = "demo1234"
-DEMO_USERS = (("accountant", ["accountant"]), ("manager", ["manager"]), ("viewer", ["auditor"]))
+DEMO_PASSWORD = demo_books.DEMO_PASSWORD
 
 
 @app.command(help=H("help.demo"))
@@ -172,8 +172,6 @@ def demo(reset: Annotated[bool, typer.Option(help="delete an existing SQLite dem
     the first two closed."""
     c = ctx()
     with _errors():
-        from importlib import resources
-
         from sqlalchemy.engine import make_url
 
         url = make_url(c.db_url)
@@ -181,20 +179,25 @@ def demo(reset: Annotated[bool, typer.Option(help="delete an existing SQLite dem
             for suffix in ("", "-wal", "-shm"):
                 Path(url.database + suffix).unlink(missing_ok=True)
         engine = make_engine(c.db_url)
-        name = resources.files("jxc.data").joinpath("demo_company.txt").read_text(encoding="utf-8").strip()
-        books.init_book(engine, books.BookSettings(name, "2026-01", "admin", DEMO_PASSWORD))
-        db = session_factory(engine)()
-        actor = users.load_actor(db, "admin")
-        db.rollback()
-        for username, roles in DEMO_USERS:
-            users.add_user(db, username, DEMO_PASSWORD, roles=roles, actor=actor)
-        text = resources.files("jxc.data").joinpath("demo.jsonl").read_text(encoding="utf-8")
-        importer.import_records(db, text.splitlines(), actor=actor, audit=True)
-        from jxc.services import closing
-        for period in ("2026-01", "2026-02"):  # two months closed, the third open for the tour
-            closing.close_period(db, period, actor=actor, acknowledge_warnings=True)
-        out.print(t("cli.demo_done", c.lang, db=c.db_url, users=", ".join(["admin", *(u for u, _ in DEMO_USERS)]),
+        names = demo_books.build_demo(engine)
+        out.print(t("cli.demo_done", c.lang, db=c.db_url, users=", ".join(names),
                     password=DEMO_PASSWORD))
+
+
+@app.command(help=H("help.serve"))
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+) -> None:
+    """Run the web UI and the JSON API (OpenAPI at /api/docs) on the books of --db."""
+    import uvicorn
+
+    c = ctx()
+    os.environ["JXC_DATABASE_URL"] = c.db_url  # the worker processes build their app from it
+    out.print(t("cli.serve_url", c.lang, url=f"http://{host}:{port}/", docs=f"http://{host}:{port}/api/docs"))
+    uvicorn.run("jxc.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
 
 
 # --- vouchers ----------------------------------------------------------------------

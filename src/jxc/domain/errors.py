@@ -206,3 +206,20 @@ class LedgerOverflow(DomainError, code="ledger.overflow"):
 class StatementFormulaInvalid(DomainError, code="statement.formula_invalid"):
     """A line's formula cannot be used. params: statement, line_no (行次), term (the offending
     part of the formula), reason (a message code) and the reason's own params (kinds, cycle)."""
+
+
+# --- web sign-in and API ----------------------------------------------------------
+class LoginThrottled(JxcError, code="auth.throttled"):
+    """Too many failed sign-ins for this user or client lately. params: minutes (to wait)."""
+
+
+class NotSignedIn(JxcError, code="auth.required"):
+    """No session or API token, or one that expired or was revoked."""
+
+
+class CsrfRefused(JxcError, code="auth.csrf"):
+    """A form or unsafe request without the session's CSRF token."""
+
+
+class IdempotencyMismatch(DomainError, code="idempotency.mismatch"):
+    """An Idempotency-Key used before with a different request. params: key."""

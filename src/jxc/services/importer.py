@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jxc.domain import permissions as perm
-from jxc.domain.errors import ImportFailed, InvalidInput, JxcError, RecordError
+from jxc.domain.errors import BatchInvalid, ImportFailed, InvalidInput, JxcError, RecordError
 from jxc.domain.numbers import parse_decimal
 from jxc.domain.permissions import Actor, require
 from jxc.domain.status import VoucherStatus
@@ -251,6 +252,12 @@ def parse_record(text: str) -> _Record:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(field="", reason="input.not_json", detail=exc.msg) from exc
+    return parse_object(raw)
+
+
+def parse_object(raw: Any, *, every_error: bool = False) -> _Record:
+    """A decoded JSON object to a typed record. InvalidInput names the field and the problem;
+    with `every_error`, several problems come together as BatchInvalid (a form shows them all)."""
     if not isinstance(raw, dict):
         raise InvalidInput(field="", reason="input.not_object")
     kind = raw.get("type")
@@ -262,13 +269,19 @@ def parse_record(text: str) -> _Record:
     try:
         rec = model.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        reason = _PYDANTIC_REASONS.get(first["type"], "input.invalid_value")
-        ctx = first.get("ctx") or {}
-        raise InvalidInput(field=_field_path(first["loc"]), reason=reason, detail=first["msg"],
-                           value=str(first.get("input", ""))[:60], max=ctx.get("max_length", "")) from exc
+        problems = [_invalid(e) for e in exc.errors()]
+        if every_error and len(problems) > 1:
+            raise BatchInvalid(list(problems)) from exc
+        raise problems[0] from exc
     _check_decimals(rec)
     return rec
+
+
+def _invalid(error: Any) -> InvalidInput:
+    reason = _PYDANTIC_REASONS.get(error["type"], "input.invalid_value")
+    ctx = error.get("ctx") or {}
+    return InvalidInput(field=_field_path(error["loc"]), reason=reason, detail=error["msg"],
+                        value=str(error.get("input", ""))[:60], max=ctx.get("max_length", ""))
 
 
 def _check_decimals(rec: _Record) -> None:
@@ -344,7 +357,19 @@ def cash_in(rec: CashRec) -> cash.CashIn:
                        no=rec.no, memo=rec.memo)
 
 
-def _apply_trade(db: Session, rec: OrderRec | InvoiceRec | CashRec, actor: Actor, audit: bool) -> None:
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What a record became: the entity (stock_doc, order, invoice, cash_doc, voucher), its id,
+    number and status."""
+
+    entity: str
+    id: int
+    no: str
+    status: str
+
+
+def _apply_trade(db: Session, rec: OrderRec | InvoiceRec | CashRec, actor: Actor, audit: bool,
+                 event: str = "import") -> Created:
     """An order, invoice or receipt/payment entered as a draft and, with `audit`, audited, in the
     caller's transaction (the same steps as create_order/create_invoice/create_cash). A purchase
     invoice that fails the three-way match is refused: an import does not override it."""
@@ -367,20 +392,23 @@ def _apply_trade(db: Session, rec: OrderRec | InvoiceRec | CashRec, actor: Actor
         if audit:
             cref = cash._audit_cash(conn, cref.id, actor)
         entity, ref_id, params = "cash_doc", cref.id, {"no": cref.no, "side": cref.side, "status": cref.status}
-    append_audit(conn, actor, f"{entity}.import", entity, ref_id, params)
+    append_audit(conn, actor, f"{entity}.{event}", entity, ref_id, params)
+    return Created(entity, ref_id, params["no"], params["status"])
 
 
 def _apply(db: Session, rec: _Record, actor: Actor, advance_to: VoucherStatus,
-           refs: stock.Refs | None = None) -> None:
+           refs: stock.Refs | None = None, event: str = "import") -> Created | None:
+    """Apply one record in the caller's transaction; documents return what they became."""
     if isinstance(rec, OrderRec | InvoiceRec | CashRec):
-        _apply_trade(db, rec, actor, advance_to is not VoucherStatus.DRAFT)
+        return _apply_trade(db, rec, actor, advance_to is not VoucherStatus.DRAFT, event)
     elif isinstance(rec, StockDocRec):
         conn = db.connection()
         ref = stock.enter_doc(conn, stock_doc_in(rec), actor, refs)
         if advance_to is not VoucherStatus.DRAFT:
             ref = stock.audit_doc(conn, ref.id, actor)
-        append_audit(conn, actor, "stock_doc.import", "stock_doc", ref.id,
+        append_audit(conn, actor, f"stock_doc.{event}", "stock_doc", ref.id,
                      {"type": ref.doc_type, "no": ref.no, "status": ref.status})
+        return Created("stock_doc", ref.id, ref.no, ref.status)
     elif isinstance(rec, OpeningStockRec):
         ref = stock.enter_opening_stock(db.connection(), [stock.OpeningStockIn(
             rec.product, rec.warehouse, _req_dec(rec.qty, "qty"), _req_dec(rec.value, "value"), rec.batch,
@@ -403,8 +431,10 @@ def _apply(db: Session, rec: _Record, actor: Actor, advance_to: VoucherStatus,
         lines = tuple(VoucherLine(ln.account, _req_dec(ln.debit, f"lines[{i}].debit"),
                                   _req_dec(ln.credit, f"lines[{i}].credit"), ln.partner, ln.memo)
                       for i, ln in enumerate(rec.lines, start=1))
-        vouchers.enter_voucher(db, vouchers.VoucherIn(rec.date, lines, rec.memo), actor, advance_to,
-                               expected_label=rec.no)
+        vref = vouchers.enter_voucher(db, vouchers.VoucherIn(rec.date, lines, rec.memo), actor, advance_to,
+                                      expected_label=rec.no)
+        return Created("voucher", vref.id, f"{vref.period} {vref.label}", vref.status)
+    return None
 
 
 def _import_fast(db: Session, parsed: list[tuple[int, _Record]], actor: Actor,

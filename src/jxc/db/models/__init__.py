@@ -38,11 +38,13 @@ from jxc.db.models.trade import (
     TradeOrder,
     TradeOrderLine,
 )
+from jxc.db.models.web import ApiToken, IdempotencyKey, LoginFailure, WebSession
 
 __all__ = [
     "Account",
     "AccountBalance",
     "AccountSnapshot",
+    "ApiToken",
     "ArapItem",
     "AuditHead",
     "AuditLog",
@@ -54,9 +56,11 @@ __all__ = [
     "FifoLayer",
     "FifoTake",
     "FiscalYear",
+    "IdempotencyKey",
     "Invoice",
     "InvoiceLine",
     "InvoiceLink",
+    "LoginFailure",
     "OpeningBalance",
     "Partner",
     "PartnerBalance",
@@ -84,4 +88,5 @@ __all__ = [
     "VoucherLine",
     "VoucherSequence",
     "Warehouse",
+    "WebSession",
 ]

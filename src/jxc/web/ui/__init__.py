@@ -1,0 +1,1 @@
+"""The web pages: Jinja2 templates, HTMX for partial updates, zh-CN first."""

@@ -1,0 +1,9 @@
+"""Every page router, in one place."""
+
+from fastapi import APIRouter
+
+from jxc.web.ui import admin, auth, close, dashboard, documents, master, reports
+
+router = APIRouter()
+for module in (auth, dashboard, documents, reports, master, close, admin):
+    router.include_router(module.router)
