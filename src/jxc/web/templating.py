@@ -37,6 +37,17 @@ def fmt_qty(value: Decimal | None) -> str:
     return text
 
 
+def doc_url(kind: str, doc_id: int) -> str:
+    """The page of a document of `kind` (purchase_receipt, sales_order, voucher, ...)."""
+    return f"/docs/{kind}/{doc_id}"
+
+
+def entity_url(entity: str, doc_id: int) -> str:
+    """The page of a document known only by its table (stock_doc, order, invoice, cash_doc,
+    voucher): a redirect finds its kind."""
+    return f"/docs/by-entity/{entity}/{doc_id}"
+
+
 def render(request: Request, template: str, viewer: Viewer | None, status_code: int = 200,
            **context: Any) -> HTMLResponse:
     lang = viewer.lang if viewer else request_language(request)
@@ -50,7 +61,7 @@ def render(request: Request, template: str, viewer: Viewer | None, status_code: 
         "csrf_token": viewer.csrf_token if viewer else request.cookies.get("jxc_login_csrf", ""),
         "company_name": request.app.state.company_name(),
         "static": lambda path: f"/static/{path}",
-        "fmt_money": fmt_money, "fmt_qty": fmt_qty,
+        "fmt_money": fmt_money, "fmt_qty": fmt_qty, "doc_url": doc_url, "entity_url": entity_url,
         "flashes": context.pop("flashes", []),
     }
     base.update(context)

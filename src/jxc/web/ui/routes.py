@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from jxc.web.ui import admin, auth, close, dashboard, documents, master, reports
+from jxc.web.ui import admin, auth, close, dashboard, documents, entry, master, reports
 
 router = APIRouter()
-for module in (auth, dashboard, documents, reports, master, close, admin):
+for module in (auth, dashboard, entry, documents, reports, master, close, admin):
     router.include_router(module.router)
