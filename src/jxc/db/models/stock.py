@@ -63,6 +63,7 @@ class StockDoc(Base):
     __table_args__ = (
         UniqueConstraint("doc_type", "no"),
         Index("ix_stock_doc_date", "doc_date", "id"),
+        Index("ix_stock_doc_kind_date", "doc_type", "doc_date", "id"),  # the web lists, newest first
         Index("ix_stock_doc_source", "source_id"),
         Index("ix_stock_doc_partner", "partner_id", "doc_type", "status"),  # credit exposure, statements
         CheckConstraint("status IN ('draft','audited')", name="status"),

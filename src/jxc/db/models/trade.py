@@ -42,6 +42,7 @@ class TradeOrder(Base):
     __table_args__ = (
         UniqueConstraint("side", "no"),
         Index("ix_trade_order_partner", "partner_id", "status"),
+        Index("ix_trade_order_side_date", "side", "order_date", "id"),
         CheckConstraint("status IN ('draft','audited','closed','cancelled')", name="status"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -86,6 +87,7 @@ class Invoice(Base):
     __table_args__ = (
         UniqueConstraint("side", "no"),
         Index("ix_invoice_date", "invoice_date", "id"),
+        Index("ix_invoice_side_date", "side", "invoice_date", "id"),
         CheckConstraint("status IN ('draft','audited')", name="status"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -152,6 +154,7 @@ class CashDoc(Base):
     __table_args__ = (
         UniqueConstraint("side", "no"),
         Index("ix_cash_doc_date", "doc_date", "id"),
+        Index("ix_cash_doc_side_date", "side", "doc_date", "id"),
         CheckConstraint("status IN ('draft','audited')", name="status"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -14,6 +14,14 @@ branch_labels = None
 depends_on = None
 
 
+_LIST_INDEXES = (
+    ("ix_stock_doc_kind_date", "stock_doc", ["doc_type", "doc_date", "id"]),
+    ("ix_trade_order_side_date", "trade_order", ["side", "order_date", "id"]),
+    ("ix_invoice_side_date", "invoice", ["side", "invoice_date", "id"]),
+    ("ix_cash_doc_side_date", "cash_doc", ["side", "doc_date", "id"]),
+)
+
+
 def upgrade() -> None:
     op.create_table(
         'web_session',
@@ -62,9 +70,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_idempotency_key_user_id_app_user')),
         sa.PrimaryKeyConstraint('user_id', 'key', name=op.f('pk_idempotency_key')),
     )
+    # The web lists: one kind of document, newest first, a page at a time.
+    for name, table, cols in _LIST_INDEXES:
+        op.create_index(name, table, cols, unique=False)
 
 
 def downgrade() -> None:
+    for name, table, _ in _LIST_INDEXES:
+        op.drop_index(name, table_name=table)
     op.drop_table('idempotency_key')
     op.drop_index('ix_login_failure_username_at', table_name='login_failure')
     op.drop_table('login_failure')
