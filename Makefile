@@ -31,6 +31,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/pytest
 
 bench: $(STAMP)
