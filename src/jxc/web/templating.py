@@ -63,6 +63,7 @@ def render(request: Request, template: str, viewer: Viewer | None, status_code: 
         "static": lambda path: f"/static/{path}",
         "fmt_money": fmt_money, "fmt_qty": fmt_qty, "doc_url": doc_url, "entity_url": entity_url,
         "flashes": context.pop("flashes", []),
+        "status_code": status_code,
     }
     base.update(context)
     return TEMPLATES.TemplateResponse(request, template, base, status_code=status_code)
