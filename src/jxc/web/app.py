@@ -3,6 +3,8 @@ the web UI, over one database."""
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -131,4 +133,20 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory` and worker processes: the database from JXC_DATABASE_URL."""
+    _configure_logging()
     return create_app()
+
+
+def _configure_logging() -> None:
+    """Server errors (with their id and traceback) to stderr and, with JXC_LOG, to that file."""
+    log = logging.getLogger("jxc")
+    if log.handlers:
+        return
+    log.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if os.environ.get("JXC_LOG"):
+        handlers.append(logging.FileHandler(os.environ["JXC_LOG"], encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        log.addHandler(handler)
