@@ -1,11 +1,13 @@
 # Two entry points for a fresh Debian machine with Python 3.11:
-#   make serve   install into .venv, build the demo books on SQLite, show them
+#   make serve   install into .venv, build the demo books on SQLite, run the web server on them
 #   make test    install into .venv (with dev tools), lint, run every test on SQLite and PostgreSQL
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_DB ?= sqlite:///demo.db
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: serve test lint bench bench-stock bench-trade bench-close clean
 
@@ -15,14 +17,9 @@ $(STAMP): pyproject.toml
 
 serve: $(STAMP)
 	$(BIN)/jxc --db $(DEMO_DB) demo --reset
-	$(BIN)/jxc --db $(DEMO_DB) report trial-balance --period 2026-03
-	$(BIN)/jxc --db $(DEMO_DB) report stock-summary --from 2026-01-01 --to 2026-03-31
-	$(BIN)/jxc --db $(DEMO_DB) report ar-aging --date 2026-03-31
 	$(BIN)/jxc --db $(DEMO_DB) period status
-	$(BIN)/jxc --db $(DEMO_DB) close 2026-03 --check
 	$(BIN)/jxc --db $(DEMO_DB) verify
-	@echo
-	@echo "Demo books: $(DEMO_DB). Try: $(BIN)/jxc --db $(DEMO_DB) report detail-ledger --account 1122 --from 2026-01-01 --to 2026-03-31"
+	$(BIN)/jxc --db $(DEMO_DB) serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

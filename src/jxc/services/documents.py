@@ -224,7 +224,8 @@ def find_document(db: Session, kind: str, no: str, *, actor: Actor) -> int:
     require(actor, READ_PERMISSION[entity])
     if entity == "voucher":
         period, _, label = no.partition(" ")
-        return vouchers.find_voucher_id(db, period, label)
+        with reading(db):
+            return vouchers.find_voucher_id(db, period, label)
     with reading(db):
         if entity == "stock_doc":
             q = select(DOC.c.id).where(DOC.c.doc_type == kind, DOC.c.no == no)

@@ -52,7 +52,7 @@ def render(request: Request, template: str, viewer: Viewer | None, status_code: 
            **context: Any) -> HTMLResponse:
     lang = viewer.lang if viewer else request_language(request)
 
-    def t(code: str, **params: Any) -> str:
+    def t(code: str, /, **params: Any) -> str:
         return translate(code, lang, **params)
 
     base = {
