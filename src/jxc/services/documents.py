@@ -310,10 +310,12 @@ def list_documents(db: Session, kind: str, *, actor: Actor, q: str | None = None
                 if partner:
                     stmt = stmt.where(table.c.partner_id.in_(ids))
                 if q:
-                    text = q.strip()
-                    found = [table.c.no.startswith(text, autoescape=True)]
+                    numbered = _numbers_starting(db, entity, kind, table, q.strip())
+                    found = [table.c.id.in_(numbered)] if numbered else []
                     if ids and not partner:
                         found.append(table.c.partner_id.in_(ids))
+                    if not found:  # neither a number nor a partner matches: nothing to walk the table for
+                        return Page([], None)
                     stmt = stmt.where(or_(*found))
         if after is not None:
             stmt = stmt.where(or_(day_col < after[0], and_(day_col == after[0], table.c.id < after[1])))
@@ -323,6 +325,22 @@ def list_documents(db: Session, kind: str, *, actor: Actor, q: str | None = None
         out = _decorate(db, kind, entity, rows)
     nxt = f"{out[-1].date.isoformat()}~{out[-1].id}" if more and out else None
     return Page(out, nxt)
+
+
+NUMBER_MATCH_LIMIT = 2000  # a number prefix matching more documents than this shows the newest of these
+
+
+def _numbers_starting(db: Session, entity: str, kind: str, table: Table, text: str) -> list[int]:
+    """Ids of the documents whose number starts with `text` (as typed or in capitals), found as a
+    range of the unique (type, no) index instead of a LIKE over the whole table."""
+    ids: set[int] = set()
+    for prefix in {text, text.upper()}:
+        if not prefix:
+            continue
+        q = select(table.c.id).where(table.c.no >= prefix, table.c.no < prefix + "\U0010ffff")
+        q = q.where(table.c.doc_type == kind) if entity == "stock_doc" else q.where(table.c.side == side_of(kind))
+        ids.update(db.execute(q.order_by(table.c.no.desc()).limit(NUMBER_MATCH_LIMIT)).scalars())
+    return sorted(ids)
 
 
 def _list_table(entity: str) -> tuple[Table, Any]:
