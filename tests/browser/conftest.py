@@ -69,7 +69,7 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(browser: object, live_url: str) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1366, "height": 800}, locale="zh-CN",  # type: ignore[attr-defined]
-                                  base_url=live_url)
+                                  base_url=live_url, reduced_motion="reduce")
     context.set_default_timeout(10_000)
     pg = context.new_page()
     yield pg
@@ -92,6 +92,8 @@ def shot(page: object, name: str, *, phone: bool = False) -> Path:
     if phone:
         size = page.viewport_size  # type: ignore[attr-defined]
         page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
+        page.wait_for_timeout(400)  # type: ignore[attr-defined]  # charts redraw after a resize
         page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)  # type: ignore[attr-defined]
         page.set_viewport_size(size)  # type: ignore[attr-defined]
+        page.wait_for_timeout(200)  # type: ignore[attr-defined]
     return path
