@@ -215,8 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     url = args.db
     if not url:
-        from bench import web_book
-        url = web_book.cached_url()
+        ap.error("--db is required: build the book with `python -m bench.web_book`, copy it, pass its URL")
     names = ensure_users(url, args.users)
     ids = sample_ids(url)
     counts = count_documents(url)

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, select
@@ -30,8 +31,7 @@ from jxc.web.templating import render
 def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastAPI:
     """The application for the database at `url` (default: JXC_DATABASE_URL or ./jxc.db)."""
     engine = engine or make_engine(url)
-    app = FastAPI(title="JXC", version="0.1.0", docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/api/openapi.json")
+    app = FastAPI(title="JXC", version="0.1.0", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.company_name = partial(_company_name, app)
@@ -47,6 +47,14 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
         if not request.url.path.startswith("/api/docs"):
             response.headers.setdefault("X-Frame-Options", "DENY")
         return response
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        """Swagger UI from the vendored files: the docs work without internet access."""
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="JXC API",
+                                   swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
 
     app.add_exception_handler(JxcError, _jxc_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
