@@ -85,7 +85,8 @@ def sample_ids(url: str, per_kind: int = 2000) -> dict[str, list[int]]:
                 q = q.where(t.c.doc_type == kind)
             elif model is not Voucher:
                 q = q.where(t.c.side == ("purchase" if kind.startswith("purchase") or kind == "payment" else "sales"))
-            lo_hi = conn.execute(select(func.min(t.c.id), func.max(t.c.id)).select_from(q.subquery())).one()
+            sub = q.subquery()
+            lo_hi = conn.execute(select(func.min(sub.c.id), func.max(sub.c.id))).one()
             if lo_hi[0] is None:
                 continue
             ids = conn.execute(q.where(t.c.id.in_(random.Random(kind).sample(
