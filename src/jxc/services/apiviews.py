@@ -14,10 +14,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from jxc.db.models import Partner, Product, ProductCategory, Role, RolePermission, Warehouse
+from jxc.db.models import Partner, Product, ProductCategory, Warehouse
 from jxc.domain import permissions as perm
 from jxc.domain.errors import InvalidInput, NotFound
 from jxc.domain.permissions import Actor, require
@@ -28,7 +28,6 @@ from jxc.services.documents import CreateResult
 MASTER_ENTITIES: dict[str, Any] = {"product": Product, "partner": Partner, "warehouse": Warehouse,
                                    "category": ProductCategory}
 MAX_MASTER_PAGE = 500
-LOOKUP_LIMIT = 10
 
 
 # --- master data --------------------------------------------------------------------------
@@ -100,59 +99,6 @@ def master_record(db: Session, entity: str, code: str, *, actor: Actor) -> Maste
         if row is None:
             raise NotFound(entity=entity, key=code)
         return _master_row(row)
-
-
-@dataclass(frozen=True, slots=True)
-class ProductHit:
-    code: str
-    name: str
-    spec: str
-    unit: str
-    barcode: str
-    tax_rate: Decimal
-    batch_tracked: bool
-    exact: bool  # the code or barcode is exactly what was typed (a scan)
-
-
-def lookup_products(db: Session, q: str, *, actor: Actor, limit: int = LOOKUP_LIMIT) -> list[ProductHit]:
-    """Active products for an entry grid: an exact code or barcode first (a scanner's Enter),
-    then codes, barcodes and names starting with `q`, in code order."""
-    require(actor, perm.MASTERDATA_READ)
-    text = q.strip()
-    if not text:
-        return []
-    if not 1 <= limit <= 50:
-        raise InvalidInput(field="limit", reason="input.range", value=limit, min=1, max=50)
-    exact = or_(Product.code == text, Product.barcode == text)
-    stmt = (select(Product, case((exact, 0), else_=1).label("rank"))
-            .where(Product.active, or_(Product.code.startswith(text, autoescape=True),
-                                       Product.barcode.startswith(text, autoescape=True),
-                                       Product.name.startswith(text, autoescape=True)))
-            .order_by("rank", Product.code).limit(limit))
-    with reading(db):
-        return [ProductHit(p.code, p.name, p.spec or "", p.unit, p.barcode or "", p.tax_rate, p.batch_tracked,
-                           rank == 0) for p, rank in db.execute(stmt)]
-
-
-# --- roles ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class RoleInfo:
-    code: str
-    name: str
-    builtin: bool
-    permissions: tuple[str, ...]
-
-
-def list_roles(db: Session, *, actor: Actor) -> list[RoleInfo]:
-    """Every role with the permissions it grants ("*": all of them)."""
-    require(actor, perm.USER_MANAGE)
-    with reading(db):
-        granted: dict[str, list[str]] = {}
-        for code, permission in db.execute(select(RolePermission.role_code, RolePermission.permission)):
-            granted.setdefault(code, []).append(permission)
-        return [RoleInfo(r.code, r.name, r.builtin, tuple(sorted(granted.get(r.code, []))))
-                for r in db.execute(select(Role).order_by(Role.code)).scalars()]
 
 
 # --- documents prefilled from others ---------------------------------------------------------

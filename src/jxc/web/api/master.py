@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from jxc.services import accounts, apiviews, masterdata
+from jxc.services import accounts, apiviews, masterdata, quotes
 from jxc.web.api.documents import DecimalText
 from jxc.web.deps import DbDep, ViewerDep
 from jxc.web.jsonout import plain
@@ -74,11 +74,11 @@ class Rename(BaseModel):
 
 @router.get("/lookup/products", tags=["master data"], summary="Product lookup for entry grids")
 def lookup_products(db: DbDep, viewer: ViewerDep,
-                    q: Annotated[str, Query(description="Code, barcode or the start of the name")] = "",
-                    limit: Annotated[int, Query(ge=1, le=50)] = apiviews.LOOKUP_LIMIT) -> dict[str, Any]:
-    """Active products whose code, barcode or name starts with `q`; an exact code or barcode
-    (a scan) comes first with `exact: true`."""
-    return {"items": plain(apiviews.lookup_products(db, q, actor=viewer.actor, limit=limit))}
+                    q: Annotated[str, Query(description="Code, barcode or part of the name")] = "",
+                    limit: Annotated[int, Query(ge=1, le=50)] = quotes.LOOKUP_LIMIT) -> dict[str, Any]:
+    """Active products whose code or barcode starts with `q` or whose name contains it; an
+    exact code or barcode (a scan) comes first with `exact: true`. The entry grid's lookup."""
+    return {"items": plain(quotes.lookup_products(db, q, actor=viewer.actor, limit=limit))}
 
 
 @router.get("/accounts", tags=["master data"], summary="Chart of accounts")

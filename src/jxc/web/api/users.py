@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from jxc.services import apiviews, auth, users
+from jxc.services import auth, roles, users
 from jxc.web.deps import DbDep, ViewerDep
 from jxc.web.jsonout import plain
 
@@ -83,4 +83,5 @@ def enable_user(username: str, db: DbDep, viewer: ViewerDep) -> Any:
 @router.get("/roles", summary="Roles and their permissions")
 def list_roles(db: DbDep, viewer: ViewerDep) -> dict[str, Any]:
     """Every role with the permissions it grants (`*`: every permission)."""
-    return {"items": plain(apiviews.list_roles(db, actor=viewer.actor))}
+    found = roles.list_roles(db, actor=viewer.actor)
+    return {"items": [{**plain(r), "permissions": sorted(r.permissions)} for r in found]}
