@@ -57,7 +57,8 @@ def render(request: Request, template: str, viewer: Viewer | None, status_code: 
 
     base = {
         "request": request, "t": t, "lang": lang, "user": viewer,
-        "can": (lambda p: viewer is not None and viewer.can(p)),
+        # "a|b": any of them (a menu entry several roles reach through different rights)
+        "can": (lambda p: viewer is not None and any(viewer.can(x) for x in p.split("|"))),
         "csrf_token": viewer.csrf_token if viewer else request.cookies.get("jxc_login_csrf", ""),
         "company_name": request.app.state.company_name(),
         "static": lambda path: f"/static/{path}",
