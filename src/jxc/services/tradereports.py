@@ -376,7 +376,10 @@ def statement(db: Session, *, actor: Actor, partner: str, date_from: date, date_
             select(ITEM.c.id, ITEM.c.account_id, ITEM.c.item_date, ITEM.c.amount, ITEM.c.source_type,
                    ITEM.c.source_id, ITEM.c.voucher_id, ITEM.c.memo)
             .where(*where, ITEM.c.item_date >= date_from, ITEM.c.item_date <= date_to)
-            .order_by(ITEM.c.item_date, ITEM.c.id)))
+            # A voucher's lines in its own order: the items of one voucher are not always
+            # inserted in line order (PostgreSQL gave a settlement's 1122 line before its 2203).
+            .order_by(ITEM.c.item_date, func.coalesce(ITEM.c.voucher_id, 0), func.coalesce(ITEM.c.line_no, 0),
+                      ITEM.c.id)))
         docs = _documents(db, items)
         name = db.execute(select(PARTNER.c.name).where(PARTNER.c.id == pid)).scalar_one()
         balance, dr_total, cr_total = opening, MONEY_ZERO, MONEY_ZERO
